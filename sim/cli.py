@@ -1,2 +1,260 @@
+"""The `membound` command line.
+
+Every user mistake (a UserError from config, trace or model code, or a click usage error) ends
+as one line `membound: <message>` on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sim.errors import UserError
+
+TRACE_FORMATS = ("native", "dramsim3", "ramulator")
+ENGINES = ("fast", "reference")
+DEMO_PRESETS = ("ddr4_3200", "hbm2")
+DEMO_TRACES = ("seq", "rand")
+DEMO_REQUESTS = 50_000
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"membound: {_one_line(message)}", err=True)
+    sys.exit(code)
+
+
+class MemboundGroup(click.Group):
+    """A click group whose errors are one line on stderr with exit code 2."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        try:
+            rv = super().main(args, prog_name or "membound", complete_var,
+                              standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            _fail(exc.format_message() + hint)
+        except click.ClickException as exc:
+            _fail(exc.format_message())
+        except UserError as exc:
+            _fail(str(exc), exc.exit_code)
+        except click.Abort:
+            _fail("interrupted", 130)
+        code = rv if isinstance(rv, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return rv
+
+
+def _json_default(obj: object) -> object:
+    if hasattr(obj, "item"):  # numpy scalars
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"cannot write {type(obj).__name__} as JSON")
+
+
+def write_json(data: object, path: str | Path) -> Path:
+    """Write `data` as indented JSON to `path` (parent directories created); return the path."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write JSON: {exc.strerror or exc}") from None
+    return path
+
+
+def _write_text(text: str, path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+@click.group(cls=MemboundGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    pass
+    """membound: a simulator of memory-bound accelerators.
+
+    Start with `membound demo`, `membound presets` or `membound replay --help`.
+    """
+
+
+# --------------------------------------------------------------------------- replay
+
+
+def replay_summary(memory: str, trace_path: str, fmt: str | None = None,
+                   requests_per_clock: int | None = None, request_bytes: int = 64,
+                   wrap: bool = False, engine: str = "fast") -> dict:
+    """Load a memory preset (or file) and a trace file, replay it, return the summary dict."""
+    from sim.config.memory import load_memory_config
+    from sim.memory.dram import simulate
+    from workloads.traces import read_trace
+
+    cfg = load_memory_config(memory)
+    trace = read_trace(trace_path, fmt)
+    if engine == "reference":
+        _require_reference()
+    res = simulate(cfg, trace["addr"], trace["is_write"], trace["arrival"],
+                   requests_per_clock=requests_per_clock, request_bytes=request_bytes,
+                   engine=engine, wrap=wrap, source=str(trace_path))
+    return res.summary
+
+
+def _require_reference() -> None:
+    try:
+        import sim.reference.dram  # noqa: F401
+    except ModuleNotFoundError as exc:
+        if exc.name == "sim.reference.dram":
+            raise UserError("the reference engine (sim/reference/dram.py) is not installed yet; "
+                            "use --engine fast") from None
+        raise
+
+
+@main.command()
+@click.option("--memory", "-m", required=True, metavar="PRESET_OR_FILE",
+              help="Memory preset name (see `membound presets`) or a YAML file.")
+@click.option("--trace", "-t", "trace_path", required=True, metavar="FILE", help="Trace file to replay.")
+@click.option("--format", "fmt", type=click.Choice(TRACE_FORMATS), default=None,
+              help="Trace format (default: inferred from the file).")
+@click.option("--requests-per-clock", type=click.IntRange(min=1), default=None, metavar="K",
+              help="Requests the front end admits per memory clock (default: the preset's).")
+@click.option("--request-bytes", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Bytes per trace request.")
+@click.option("--wrap", is_flag=True, help="Fold addresses beyond the capacity instead of failing.")
+@click.option("--engine", type=click.Choice(ENGINES), default="fast", show_default=True,
+              help="fast: numba kernel; reference: the SimPy specification (slow).")
+@click.option("--json", "json_out", metavar="OUT", default=None, help="Also write the summary as JSON.")
+def replay(memory: str, trace_path: str, fmt: str | None, requests_per_clock: int | None,
+           request_bytes: int, wrap: bool, engine: str, json_out: str | None) -> None:
+    """Replay a memory trace on one DRAM/HBM configuration and report its statistics."""
+    from sim.report_table import summary_table
+
+    summary = replay_summary(memory, trace_path, fmt, requests_per_clock, request_bytes, wrap, engine)
+    title = (f"membound replay: {summary.get('memory', memory)}, trace {trace_path} "
+             f"({summary['requests']:,} requests, engine {engine})")
+    click.echo(summary_table(summary, title))
+    if json_out:
+        path = write_json(summary, json_out)
+        click.echo(f"\nwrote summary JSON to {path}")
+
+
+# --------------------------------------------------------------------------- convert
+
+
+@main.command()
+@click.option("--trace", "-t", "trace_path", required=True, metavar="IN", help="Trace file to read.")
+@click.option("--to", "to_fmt", required=True, type=click.Choice(TRACE_FORMATS), help="Output format.")
+@click.option("--out", "-o", "out_path", required=True, metavar="OUT",
+              help="Output file (.gz suffix compresses text formats).")
+@click.option("--format", "fmt", type=click.Choice(TRACE_FORMATS), default=None,
+              help="Input format (default: inferred from the file).")
+def convert(trace_path: str, to_fmt: str, out_path: str, fmt: str | None) -> None:
+    """Convert a trace between the native, DRAMSim3 and Ramulator formats."""
+    from workloads.traces import read_trace, write_trace
+
+    trace = read_trace(trace_path, fmt)
+    write_trace(trace, out_path, to_fmt)
+    click.echo(f"wrote {len(trace):,} requests to {out_path} ({to_fmt})")
+
+
+# --------------------------------------------------------------------------- presets
+
+
+@main.command()
+def presets() -> None:
+    """List the memory presets with their standard, peak bandwidth and reference structure."""
+    from sim.config.memory import PRESET_DIR, list_memory_presets, load_memory_config
+    from sim.report_table import render_table
+
+    rows = []
+    problems = []
+    for name in list_memory_presets():
+        try:
+            cfg = load_memory_config(name)
+        except UserError as exc:
+            rows.append((name, "?", "-", "-", "-", "(cannot load, see below)"))
+            problems.append(str(exc))
+            continue
+        rows.append((name, cfg.standard, f"{cfg.peak_bytes_per_s / 1e9:.1f}",
+                     str(cfg.scheduled_channels), f"{cfg.capacity_bytes / 2**30:g}",
+                     cfg.follows or "-"))
+    click.echo(f"memory presets in {PRESET_DIR}\n")
+    click.echo(render_table(("name", "standard", "peak (GB/s)", "channels", "capacity (GiB)", "follows"), rows))
+    for p in problems:
+        click.echo(f"membound: {_one_line(p)}", err=True)
+
+
+# --------------------------------------------------------------------------- bench
+
+
+@main.group()
+def bench() -> None:
+    """Measure the simulator's own speed."""
+
+
+@bench.command("memory")
+@click.option("--json", "json_out", metavar="OUT", default=None, help="Write the measurements as JSON.")
+@click.option("--requests", type=click.IntRange(min=1), default=5_000_000, show_default=True,
+              help="Random requests replayed on the fast path.")
+@click.option("--reference-requests", type=click.IntRange(min=0), default=50_000, show_default=True,
+              help="Random requests replayed on the SimPy reference (0 skips it).")
+@click.option("--preset", default="ddr4_3200", show_default=True, help="Memory preset.")
+def bench_memory_cmd(json_out: str | None, requests: int, reference_requests: int, preset: str) -> None:
+    """Simulated requests per wall second: numba fast path vs SimPy reference."""
+    from sim.bench import bench_memory, format_bench
+
+    result = bench_memory(requests, reference_requests, preset,
+                          log=lambda msg: click.echo(msg, err=True))
+    click.echo(format_bench(result))
+    if json_out:
+        path = write_json(result, json_out)
+        click.echo(f"wrote benchmark JSON to {path}")
+
+
+# --------------------------------------------------------------------------- demo
+
+
+@main.command()
+@click.option("--out", "out_dir", default="reports/demo", show_default=True, metavar="DIR",
+              help="Directory for demo.json and demo.md.")
+@click.option("--requests", type=click.IntRange(min=1), default=DEMO_REQUESTS, show_default=True,
+              help="Requests per validation trace.")
+def demo(out_dir: str, requests: int) -> None:
+    """Replay the seq and rand validation traces on DDR4-3200 and HBM2 and compare them."""
+    from sim.config.memory import load_memory_config
+    from sim.memory.dram import simulate
+    from sim.report_table import COMPARISON_HEADERS, comparison_rows, render_markdown, render_table
+    from workloads.validation_traces import VALIDATION_TRACES
+
+    traces = {name: VALIDATION_TRACES[name](requests) for name in DEMO_TRACES}
+    results = []
+    for preset in DEMO_PRESETS:
+        cfg = load_memory_config(preset)
+        for name, tr in traces.items():
+            res = simulate(cfg, tr["addr"], tr["is_write"], tr["arrival"], source=f"validation trace {name}")
+            results.append((cfg.name, name, res.summary))
+    rows = comparison_rows(results)
+    title = f"membound demo: validation traces ({requests:,} random or sequential 64 B reads each)"
+    click.echo(title + "\n")
+    click.echo(render_table(COMPARISON_HEADERS, rows))
+    out = Path(out_dir)
+    data = {"requests_per_trace": requests,
+            "results": [{"memory": m, "trace": t, "summary": s} for m, t, s in results]}
+    json_path = write_json(data, out / "demo.json")
+    md_path = out / "demo.md"
+    _write_text(f"# {title}\n\n{render_markdown(COMPARISON_HEADERS, rows)}\n", md_path)
+    click.echo(f"\nwrote {json_path} and {md_path}")
+
+
+if __name__ == "__main__":
+    main()

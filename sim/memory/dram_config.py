@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 ADDRESS_FIELDS = ("ch", "pc", "ra", "bg", "ba", "ro", "co")
 
 STRUCTURES = ("bank_queues", "fr_fcfs")
+COMMAND_QUEUES = ("per_bank", "per_rank")
 PAGE_POLICIES = ("open", "closed")
 REFRESH_POLICIES = ("rank_staggered", "all_bank", "none")
 
@@ -55,7 +56,8 @@ class ControllerConfig:
     page_policy: str = "open"
     read_queue: int = 32
     write_queue: int = 32
-    bank_queue: int = 8  # per-bank command queue depth (bank_queues structure)
+    bank_queue: int = 8  # command-queue depth (bank_queues structure)
+    command_queues: str = "per_bank"  # per_bank | per_rank: what one command queue serves
     write_drain_low: int = 6  # write-queue entries (resolved from a fraction)
     write_drain_high: int = 25
     refresh: str = "rank_staggered"

@@ -1,0 +1,685 @@
+"""Numba data plane of the DRAM controller model (semantics: sim/memory/dram.py).
+
+Structure-of-arrays state, one loop over memory clocks that jumps over clocks in
+which provably nothing can happen. All times are int64 DRAM clocks here; the
+caller converts to picoseconds at the edges.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# command codes (sim.memory.commands)
+ACT, PRE, RD, WR, REF = 0, 1, 2, 3, 4
+# ready-time entries (sim.memory.dram_timing_table.ENTRIES)
+E_ACT_ROW, E_ACT_WIN, E_ACT_REF, E_PRE_ROW = 0, 1, 2, 3
+E_RD_ROW, E_RD_BUS, E_RD_TURN, E_WR_ROW, E_WR_BUS, E_WR_TURN = 4, 5, 6, 7, 8, 9
+N_ENTRIES = 10
+# latency-breakdown categories
+B_QUEUED, B_ROW, B_WINDOW, B_REFRESH, B_TURN, B_TRANSFER = 0, 1, 2, 3, 4, 5
+N_BREAKDOWN = 6
+# access kinds
+K_HIT, K_MISS, K_CONFLICT = 0, 1, 2
+
+# parameter vector layout
+(P_NCH, P_RANKS, P_BGS, P_BPG, P_CL, P_CWL, P_BURST, P_RQ, P_WQ, P_BQ, P_WLOW, P_WHIGH,
+ P_STRUCT, P_PAGE, P_REFRESH, P_REFI, P_RFC, P_RP, P_FAW, P_CAP, P_K, P_LOGCAP, P_QUEUES,
+ P_RPP) = range(24)
+N_PARAMS = 24
+QUEUES_PER_BANK, QUEUES_PER_RANK = 0, 1
+STRUCT_BANK_QUEUES, STRUCT_FR_FCFS = 0, 1
+PAGE_OPEN, PAGE_CLOSED = 0, 1
+REFRESH_NONE, REFRESH_STAGGERED, REFRESH_ALL_BANK = 0, 1, 2
+
+NEVER = np.int64(1) << np.int64(62)
+
+
+@njit(cache=True, inline="always")
+def _ready(bank_rdy, bg_rdy, rank_rdy, ch, b, g, r, e):
+    x = bank_rdy[ch, b, e]
+    y = bg_rdy[ch, g, e]
+    z = rank_rdy[ch, r, e]
+    if y > x:
+        x = y
+    if z > x:
+        x = z
+    return x
+
+
+@njit(cache=True, inline="always")
+def _cmd_ready(cmd, bank_rdy, bg_rdy, rank_rdy, act_win, act_ptr, faw, ch, b, g, r):
+    if cmd == ACT:
+        t = _ready(bank_rdy, bg_rdy, rank_rdy, ch, b, g, r, E_ACT_ROW)
+        u = _ready(bank_rdy, bg_rdy, rank_rdy, ch, b, g, r, E_ACT_WIN)
+        v = _ready(bank_rdy, bg_rdy, rank_rdy, ch, b, g, r, E_ACT_REF)
+        w = act_win[ch, r, act_ptr[ch, r]] + faw
+        if u > t:
+            t = u
+        if v > t:
+            t = v
+        if w > t:
+            t = w
+        return t
+    if cmd == PRE:
+        return bank_rdy[ch, b, E_PRE_ROW]
+    base = E_RD_ROW if cmd == RD else E_WR_ROW
+    t = _ready(bank_rdy, bg_rdy, rank_rdy, ch, b, g, r, base)
+    u = _ready(bank_rdy, bg_rdy, rank_rdy, ch, b, g, r, base + 1)
+    v = _ready(bank_rdy, bg_rdy, rank_rdy, ch, b, g, r, base + 2)
+    if u > t:
+        t = u
+    if v > t:
+        t = v
+    return t
+
+
+@njit(cache=True)
+def run_dram(params, sp_n, sp_e, sp_lat,
+             a_ch, a_rank, a_bg, a_bank, a_row, a_write, a_arrival,
+             out_enter, out_col, out_kind, bd_sum, log, log_n):
+    """Simulate every access; returns the clock after the last data beat.
+
+    sp_n[s, x], sp_e[s, x, k], sp_lat[s, x, k]: sparse timing table (scope s,
+    earlier command x): k-th affected ready-time entry and its gap.
+    a_bank is the bank index within its channel (rank-major), a_bg the bank
+    group index within its rank. log is an int64 [cap, 7] command log
+    (clk, cmd, ch, rank, bg, bank-in-group, row) filled up to log_n[0]
+    (log_n[1] = 1 if it overflowed).
+    """
+    nch = params[P_NCH]
+    ranks = params[P_RANKS]
+    bgs = params[P_BGS]
+    bpg = params[P_BPG]
+    nb = ranks * bgs * bpg
+    ng = ranks * bgs
+    CL = params[P_CL]
+    CWL = params[P_CWL]
+    BURST = params[P_BURST]
+    RQ = params[P_RQ]
+    WQ = params[P_WQ]
+    BQ = params[P_BQ]
+    WLOW = params[P_WLOW]
+    WHIGH = params[P_WHIGH]
+    structure = params[P_STRUCT]
+    page = params[P_PAGE]
+    refresh = params[P_REFRESH]
+    REFI = params[P_REFI]
+    RFC = params[P_RFC]
+    RP = params[P_RP]
+    FAW = params[P_FAW]
+    CAP = params[P_CAP]
+    K = params[P_K]
+    logcap = params[P_LOGCAP]
+    RPP = params[P_RPP]  # ranks per pseudo-channel; ranks = pseudo-channels x RPP
+    n = a_ch.shape[0]
+
+    # --- bank and timing state -------------------------------------------------
+    open_row = np.full((nch, nb), -1, np.int64)
+    hit_count = np.zeros((nch, nb), np.int64)
+    close_pending = np.zeros((nch, nb), np.bool_)
+    bank_rdy = np.zeros((nch, nb, N_ENTRIES), np.int64)
+    bg_rdy = np.zeros((nch, ng, N_ENTRIES), np.int64)
+    rank_rdy = np.zeros((nch, ranks, N_ENTRIES), np.int64)
+    ref_rdy = np.zeros((nch, ranks), np.int64)
+    act_win = np.full((nch, ranks, 4), -NEVER, np.int64)  # last four ACTs, oldest at act_ptr
+    act_ptr = np.zeros((nch, ranks), np.int64)
+    per_bank = params[P_QUEUES] == QUEUES_PER_BANK
+    nqueues = nb if per_bank else ranks
+    bank_wake = np.zeros((nch, nqueues), np.int64)  # lower bound on when a command queue can act
+    close_any = np.zeros((nch, nqueues), np.bool_)  # closed page: some bank of the queue may close
+
+    # --- queues ----------------------------------------------------------------
+    rq = np.zeros((nch, RQ), np.int64)
+    rq_n = np.zeros(nch, np.int64)
+    wq = np.zeros((nch, WQ), np.int64)
+    wq_n = np.zeros(nch, np.int64)
+    bq = np.zeros((nch, nqueues, BQ), np.int64)
+    bq_n = np.zeros((nch, nqueues), np.int64)
+    bq_total = np.zeros(nch, np.int64)
+    aq = np.zeros((nch, nb), np.int64)  # fr_fcfs active buffer (at most one per bank)
+    aq_n = np.zeros(nch, np.int64)
+    wdrain = np.zeros(nch, np.int64)  # bank_queues: writes left in the current drain
+    wmode = np.zeros(nch, np.bool_)  # fr_fcfs: serving the write buffer
+    rr = np.full(nch, nqueues - 1, np.int64)  # round-robin pointer (last bank queue served)
+
+    # --- refresh ---------------------------------------------------------------
+    refq = np.zeros((nch, 4 * ranks), np.int64)
+    ref_head = np.zeros(nch, np.int64)
+    ref_cnt = np.zeros(nch, np.int64)
+    ref_next_rank = np.zeros(nch, np.int64)
+    if refresh == REFRESH_STAGGERED:
+        ref_interval = REFI // ranks
+    else:
+        ref_interval = REFI
+    next_ref = np.full(nch, ref_interval if refresh != REFRESH_NONE else NEVER, np.int64)
+
+    milestone = np.zeros(n, np.int64)
+    had_pre = np.zeros(n, np.bool_)
+    had_act = np.zeros(n, np.bool_)
+
+    next_a = 0
+    done = 0
+    end = np.int64(0)
+    t = np.int64(0)
+    if n > 0 and a_arrival[0] > 0:
+        t = a_arrival[0]
+
+    while done < n:
+        activity = False
+        wake = NEVER
+        for ch in range(nch):
+            # ---------------- refresh trigger ----------------
+            if t >= next_ref[ch]:
+                if refresh == REFRESH_STAGGERED:
+                    refq[ch, (ref_head[ch] + ref_cnt[ch]) % (4 * ranks)] = ref_next_rank[ch]
+                    ref_cnt[ch] += 1
+                    ref_next_rank[ch] = (ref_next_rank[ch] + 1) % ranks
+                else:
+                    for r in range(ranks):
+                        refq[ch, (ref_head[ch] + ref_cnt[ch]) % (4 * ranks)] = r
+                        ref_cnt[ch] += 1
+                next_ref[ch] += ref_interval
+            if next_ref[ch] < wake:
+                wake = next_ref[ch]
+
+            # ---------------- pick one command ----------------
+            issued = False
+            icmd = -1
+            ib = -1
+            irow = -1
+            ia = -1  # access on whose behalf (-1: refresh / page close)
+            ipos = -1  # position of ia in its queue
+            iqueue = -1  # 0 bank queue, 1 read buffer, 2 write buffer, 3 active buffer
+            in_ref_rank = -1
+            ch_wake = NEVER
+
+            if structure == STRUCT_FR_FCFS:
+                best = -1
+                for i in range(aq_n[ch]):
+                    a = aq[ch, i]
+                    b = a_bank[a]
+                    r = a_rank[a]
+                    g = r * bgs + a_bg[a]
+                    row = a_row[a]
+                    if open_row[ch, b] == row:
+                        cmd = WR if a_write[a] else RD
+                    elif open_row[ch, b] == -1:
+                        cmd = ACT
+                    else:
+                        cmd = PRE
+                    rt = _cmd_ready(cmd, bank_rdy, bg_rdy, rank_rdy, act_win, act_ptr, FAW, ch, b, g, r)
+                    if rt <= t:
+                        if best == -1 or a < best:
+                            best = a
+                            icmd = cmd
+                            ipos = i
+                    elif rt < ch_wake:
+                        ch_wake = rt
+                if best >= 0:
+                    issued = True
+                    ia = best
+                    iqueue = 3
+            if not issued and ref_cnt[ch] > 0:
+                r = refq[ch, ref_head[ch]]
+                in_ref_rank = r
+                all_closed = True
+                for bb in range(r * bgs * bpg, (r + 1) * bgs * bpg):
+                    if open_row[ch, bb] != -1:
+                        all_closed = False
+                        blocked = False
+                        if structure == STRUCT_FR_FCFS:
+                            for i in range(aq_n[ch]):
+                                if a_bank[aq[ch, i]] == bb:
+                                    blocked = True
+                        if blocked:
+                            if structure == STRUCT_FR_FCFS:
+                                break
+                            continue
+                        rt = bank_rdy[ch, bb, E_PRE_ROW]
+                        if rt <= t:
+                            issued = True
+                            icmd = PRE
+                            ib = bb
+                            break
+                        if rt < ch_wake:
+                            ch_wake = rt
+                        if structure == STRUCT_FR_FCFS:
+                            break  # Ramulator: only the head of the priority buffer is tried
+                if all_closed:
+                    if ref_rdy[ch, r] <= t:
+                        issued = True
+                        icmd = REF
+                    elif ref_rdy[ch, r] < ch_wake:
+                        ch_wake = ref_rdy[ch, r]
+
+            if not issued and structure == STRUCT_BANK_QUEUES:
+                for k in range(1, nqueues + 1):
+                    q = (rr[ch] + k) % nqueues
+                    qrank = q // (bgs * bpg) if per_bank else q
+                    if qrank == in_ref_rank:
+                        continue
+                    if bq_n[ch, q] == 0 and not (page == PAGE_CLOSED and close_any[ch, q]):
+                        continue
+                    if bank_wake[ch, q] > t:
+                        if bank_wake[ch, q] < ch_wake:
+                            ch_wake = bank_wake[ch, q]
+                        continue
+                    mn = NEVER
+                    if page == PAGE_CLOSED and close_any[ch, q]:
+                        # closed page: precharge banks whose row no queued entry wants
+                        close_any[ch, q] = False
+                        b0 = q if per_bank else q * bgs * bpg
+                        b1 = q + 1 if per_bank else (q + 1) * bgs * bpg
+                        for bb in range(b0, b1):
+                            if not close_pending[ch, bb]:
+                                continue
+                            orow = open_row[ch, bb]
+                            pend = orow == -1
+                            for i in range(bq_n[ch, q]):
+                                c = bq[ch, q, i]
+                                if a_bank[c] == bb and a_row[c] == orow:
+                                    pend = True
+                                    break
+                            if pend:
+                                close_pending[ch, bb] = False
+                                continue
+                            close_any[ch, q] = True
+                            rt = bank_rdy[ch, bb, E_PRE_ROW]
+                            if rt <= t:
+                                issued = True
+                                icmd = PRE
+                                ib = bb
+                                rr[ch] = q
+                                break
+                            if rt < mn:
+                                mn = rt
+                        if issued:
+                            break
+                    for i in range(bq_n[ch, q]):
+                        a = bq[ch, q, i]
+                        b = a_bank[a]
+                        r = a_rank[a]
+                        g = r * bgs + a_bg[a]
+                        row = a_row[a]
+                        orow = open_row[ch, b]
+                        if orow == row:
+                            cmd = WR if a_write[a] else RD
+                        elif orow == -1:
+                            cmd = ACT
+                        else:
+                            cmd = PRE
+                        rt = _cmd_ready(cmd, bank_rdy, bg_rdy, rank_rdy, act_win, act_ptr, FAW, ch, b, g, r)
+                        if rt > t:
+                            if rt < mn:
+                                mn = rt
+                            continue
+                        if cmd == PRE:
+                            # a precharge only when no earlier entry targets the bank and
+                            # no row hit is pending or the row has served its share of hits
+                            blocked = False
+                            for j in range(i):
+                                if a_bank[bq[ch, q, j]] == b:
+                                    blocked = True
+                                    break
+                            if not blocked and hit_count[ch, b] < CAP:
+                                for j in range(i, bq_n[ch, q]):
+                                    c = bq[ch, q, j]
+                                    if a_bank[c] == b and a_row[c] == orow:
+                                        blocked = True
+                                        break
+                            if blocked:
+                                continue
+                        issued = True
+                        icmd = cmd
+                        ia = a
+                        ipos = i
+                        iqueue = 0
+                        rr[ch] = q
+                        break
+                    if issued:
+                        break
+                    bank_wake[ch, q] = mn
+                    if mn < ch_wake:
+                        ch_wake = mn
+
+            if not issued and structure == STRUCT_FR_FCFS and ref_cnt[ch] == 0:
+                # write-mode switch between watermarks (Ramulator 2)
+                if not wmode[ch]:
+                    if wq_n[ch] > WHIGH or (rq_n[ch] == 0 and wq_n[ch] > 0):
+                        wmode[ch] = True
+                else:
+                    if wq_n[ch] < WLOW and rq_n[ch] != 0:
+                        wmode[ch] = False
+                nq = wq_n[ch] if wmode[ch] else rq_n[ch]
+                best = -1
+                for i in range(nq):
+                    a = wq[ch, i] if wmode[ch] else rq[ch, i]
+                    b = a_bank[a]
+                    r = a_rank[a]
+                    g = r * bgs + a_bg[a]
+                    row = a_row[a]
+                    orow = open_row[ch, b]
+                    if orow == row:
+                        cmd = WR if a_write[a] else RD
+                    elif orow == -1:
+                        cmd = ACT
+                    else:
+                        cmd = PRE
+                    rt = _cmd_ready(cmd, bank_rdy, bg_rdy, rank_rdy, act_win, act_ptr, FAW, ch, b, g, r)
+                    if rt > t:
+                        if rt < ch_wake:
+                            ch_wake = rt
+                        continue
+                    if best != -1 and best < a:
+                        continue
+                    if cmd == PRE:
+                        blocked = False
+                        for j in range(aq_n[ch]):
+                            if a_bank[aq[ch, j]] == b:
+                                blocked = True
+                                break
+                        if not blocked and hit_count[ch, b] < CAP:
+                            for j in range(nq):
+                                c = wq[ch, j] if wmode[ch] else rq[ch, j]
+                                if a_bank[c] == b and a_row[c] == orow:
+                                    blocked = True
+                                    break
+                        if blocked:
+                            continue
+                    best = a
+                    icmd = cmd
+                    ipos = i
+                if best >= 0:
+                    issued = True
+                    ia = best
+                    iqueue = 2 if wmode[ch] else 1
+
+            if not issued and structure == STRUCT_FR_FCFS and page == PAGE_CLOSED:
+                for bb in range(nb):
+                    if not close_pending[ch, bb]:
+                        continue
+                    orow = open_row[ch, bb]
+                    pend = orow == -1
+                    for j in range(aq_n[ch]):
+                        if a_bank[aq[ch, j]] == bb:
+                            pend = True
+                    for j in range(rq_n[ch]):
+                        c = rq[ch, j]
+                        if a_bank[c] == bb and a_row[c] == orow:
+                            pend = True
+                    for j in range(wq_n[ch]):
+                        c = wq[ch, j]
+                        if a_bank[c] == bb and a_row[c] == orow:
+                            pend = True
+                    if pend:
+                        close_pending[ch, bb] = False
+                        continue
+                    rt = bank_rdy[ch, bb, E_PRE_ROW]
+                    if rt <= t:
+                        issued = True
+                        icmd = PRE
+                        ib = bb
+                        break
+                    if rt < ch_wake:
+                        ch_wake = rt
+
+            # ---------------- issue it ----------------
+            if issued:
+                activity = True
+                if ia >= 0:
+                    ib = a_bank[ia]
+                    irow = a_row[ia]
+                    r = a_rank[ia]
+                else:
+                    if icmd == REF:
+                        r = refq[ch, ref_head[ch]]
+                    else:
+                        r = ib // (bgs * bpg)
+                        irow = open_row[ch, ib]
+                g = ib // bpg if ib >= 0 else -1
+                # latency attribution for the access's own command (reads only)
+                if ia >= 0:
+                    if not a_write[ia]:
+                        cur = milestone[ia]
+                        if icmd == ACT:
+                            r_row = _ready(bank_rdy, bg_rdy, rank_rdy, ch, ib, g, r, E_ACT_ROW)
+                            r_ref = _ready(bank_rdy, bg_rdy, rank_rdy, ch, ib, g, r, E_ACT_REF)
+                            r_win = _ready(bank_rdy, bg_rdy, rank_rdy, ch, ib, g, r, E_ACT_WIN)
+                            fw = act_win[ch, r, act_ptr[ch, r]] + FAW
+                            if fw > r_win:
+                                r_win = fw
+                            r_turn = np.int64(0)
+                        elif icmd == PRE:
+                            r_row = bank_rdy[ch, ib, E_PRE_ROW]
+                            r_ref = np.int64(0)
+                            r_win = np.int64(0)
+                            r_turn = np.int64(0)
+                        else:
+                            r_row = _ready(bank_rdy, bg_rdy, rank_rdy, ch, ib, g, r, E_RD_ROW)
+                            r_ref = np.int64(0)
+                            r_win = np.int64(0)
+                            r_turn = _ready(bank_rdy, bg_rdy, rank_rdy, ch, ib, g, r, E_RD_TURN)
+                        if r_row > cur:
+                            d = min(r_row, t) - cur
+                            bd_sum[B_ROW] += d
+                            cur += d
+                        if r_ref > cur:
+                            d = min(r_ref, t) - cur
+                            bd_sum[B_REFRESH] += d
+                            cur += d
+                        if r_win > cur:
+                            d = min(r_win, t) - cur
+                            bd_sum[B_WINDOW] += d
+                            cur += d
+                        if r_turn > cur:
+                            d = min(r_turn, t) - cur
+                            bd_sum[B_TURN] += d
+                            cur += d
+                        bd_sum[B_QUEUED] += t - cur
+                    milestone[ia] = t
+                    if icmd == PRE:
+                        had_pre[ia] = True
+                    elif icmd == ACT:
+                        had_act[ia] = True
+                # command log
+                if logcap > 0:
+                    li = log_n[0]
+                    if li < logcap:
+                        log[li, 0] = t
+                        log[li, 1] = icmd
+                        log[li, 2] = ch * (ranks // RPP) + r // RPP
+                        log[li, 3] = r % RPP
+                        if icmd == REF:
+                            log[li, 4] = -1
+                            log[li, 5] = -1
+                            log[li, 6] = -1
+                        else:
+                            log[li, 4] = (ib // bpg) % bgs
+                            log[li, 5] = ib % bpg
+                            log[li, 6] = irow
+                        log_n[0] = li + 1
+                    else:
+                        log_n[1] = 1
+                # timing updates from the constraint table
+                if icmd == REF:
+                    v = t + RFC
+                    if rank_rdy[ch, r, E_ACT_REF] < v:
+                        rank_rdy[ch, r, E_ACT_REF] = v
+                    if ref_rdy[ch, r] < v:
+                        ref_rdy[ch, r] = v
+                    ref_head[ch] = (ref_head[ch] + 1) % (4 * ranks)
+                    ref_cnt[ch] -= 1
+                else:
+                    for k in range(sp_n[0, icmd]):
+                        e = sp_e[0, icmd, k]
+                        v = t + sp_lat[0, icmd, k]
+                        if bank_rdy[ch, ib, e] < v:
+                            bank_rdy[ch, ib, e] = v
+                    if sp_n[1, icmd] > 0:
+                        g0 = g * bpg
+                        for bb in range(g0, g0 + bpg):
+                            if bb == ib:
+                                continue
+                            for k in range(sp_n[1, icmd]):
+                                e = sp_e[1, icmd, k]
+                                v = t + sp_lat[1, icmd, k]
+                                if bank_rdy[ch, bb, e] < v:
+                                    bank_rdy[ch, bb, e] = v
+                    if sp_n[2, icmd] > 0:
+                        r0 = r * bgs
+                        for gg in range(r0, r0 + bgs):
+                            if gg == g:
+                                continue
+                            for k in range(sp_n[2, icmd]):
+                                e = sp_e[2, icmd, k]
+                                v = t + sp_lat[2, icmd, k]
+                                if bg_rdy[ch, gg, e] < v:
+                                    bg_rdy[ch, gg, e] = v
+                    if sp_n[3, icmd] > 0:
+                        # other ranks sharing this rank's data bus (pseudo-channels do not)
+                        r0 = (r // RPP) * RPP
+                        for rx in range(r0, r0 + RPP):
+                            if rx == r:
+                                continue
+                            for k in range(sp_n[3, icmd]):
+                                e = sp_e[3, icmd, k]
+                                v = t + sp_lat[3, icmd, k]
+                                if rank_rdy[ch, rx, e] < v:
+                                    rank_rdy[ch, rx, e] = v
+                    bank_wake[ch, ib if per_bank else r] = 0
+                    # bank state
+                    if icmd == ACT:
+                        open_row[ch, ib] = irow
+                        hit_count[ch, ib] = 0
+                        act_win[ch, r, act_ptr[ch, r]] = t
+                        act_ptr[ch, r] = (act_ptr[ch, r] + 1) % 4
+                    elif icmd == PRE:
+                        open_row[ch, ib] = -1
+                        hit_count[ch, ib] = 0
+                        close_pending[ch, ib] = False
+                        v = t + RP
+                        if ref_rdy[ch, r] < v:
+                            ref_rdy[ch, r] = v
+                    else:
+                        hit_count[ch, ib] += 1
+                # queue bookkeeping
+                if ia >= 0:
+                    if icmd == RD or icmd == WR:
+                        out_col[ia] = t
+                        if had_pre[ia]:
+                            out_kind[ia] = K_CONFLICT
+                        elif had_act[ia]:
+                            out_kind[ia] = K_MISS
+                        else:
+                            out_kind[ia] = K_HIT
+                        if icmd == RD:
+                            fin = t + CL + BURST
+                            bd_sum[B_TRANSFER] += CL + BURST
+                        else:
+                            fin = t + CWL + BURST
+                        if fin > end:
+                            end = fin
+                        done += 1
+                        # remove from its queue
+                        if iqueue == 0:
+                            q = ib if per_bank else r
+                            for j in range(ipos, bq_n[ch, q] - 1):
+                                bq[ch, q, j] = bq[ch, q, j + 1]
+                            bq_n[ch, q] -= 1
+                            bq_total[ch] -= 1
+                        elif iqueue == 3:
+                            for j in range(ipos, aq_n[ch] - 1):
+                                aq[ch, j] = aq[ch, j + 1]
+                            aq_n[ch] -= 1
+                        elif iqueue == 1:
+                            for j in range(ipos, rq_n[ch] - 1):
+                                rq[ch, j] = rq[ch, j + 1]
+                            rq_n[ch] -= 1
+                        else:
+                            for j in range(ipos, wq_n[ch] - 1):
+                                wq[ch, j] = wq[ch, j + 1]
+                            wq_n[ch] -= 1
+                        if page == PAGE_CLOSED:
+                            close_pending[ch, ib] = True
+                            close_any[ch, ib if per_bank else r] = True
+                    elif icmd == ACT and (iqueue == 1 or iqueue == 2):
+                        # Ramulator 2: an activating request moves to the active buffer
+                        if iqueue == 1:
+                            for j in range(ipos, rq_n[ch] - 1):
+                                rq[ch, j] = rq[ch, j + 1]
+                            rq_n[ch] -= 1
+                        else:
+                            for j in range(ipos, wq_n[ch] - 1):
+                                wq[ch, j] = wq[ch, j + 1]
+                            wq_n[ch] -= 1
+                        aq[ch, aq_n[ch]] = ia
+                        aq_n[ch] += 1
+
+            # ---------------- move one transaction to its bank queue ----------------
+            if structure == STRUCT_BANK_QUEUES:
+                if wdrain[ch] == 0:
+                    if wq_n[ch] >= WHIGH or (wq_n[ch] > WLOW and bq_total[ch] == 0):
+                        wdrain[ch] = wq_n[ch]
+                draining = wdrain[ch] > 0
+                nq = wq_n[ch] if draining else rq_n[ch]
+                for i in range(nq):
+                    a = wq[ch, i] if draining else rq[ch, i]
+                    b = a_bank[a] if per_bank else a_rank[a]
+                    if bq_n[ch, b] < BQ:
+                        bq[ch, b, bq_n[ch, b]] = a
+                        bq_n[ch, b] += 1
+                        bq_total[ch] += 1
+                        bank_wake[ch, b] = 0
+                        if draining:
+                            wdrain[ch] -= 1
+                            for j in range(i, wq_n[ch] - 1):
+                                wq[ch, j] = wq[ch, j + 1]
+                            wq_n[ch] -= 1
+                        else:
+                            for j in range(i, rq_n[ch] - 1):
+                                rq[ch, j] = rq[ch, j + 1]
+                            rq_n[ch] -= 1
+                        activity = True
+                        break
+            if ch_wake < wake:
+                wake = ch_wake
+
+        # ---------------- arrivals: in trace order, at most K per clock ----------------
+        k = 0
+        while next_a < n and k < K and a_arrival[next_a] <= t:
+            a = next_a
+            ch = a_ch[a]
+            if a_write[a]:
+                if wq_n[ch] >= WQ:
+                    break
+                wq[ch, wq_n[ch]] = a
+                wq_n[ch] += 1
+            else:
+                if rq_n[ch] >= RQ:
+                    break
+                rq[ch, rq_n[ch]] = a
+                rq_n[ch] += 1
+            out_enter[a] = t
+            milestone[a] = t
+            next_a += 1
+            k += 1
+            activity = True
+
+        if activity:
+            t += 1
+        else:
+            if next_a < n:
+                ch = a_ch[next_a]
+                room = wq_n[ch] < WQ if a_write[next_a] else rq_n[ch] < RQ
+                if room:
+                    nxt = a_arrival[next_a]
+                    if nxt < wake:
+                        wake = nxt
+            if wake <= t:
+                wake = t + 1
+            if wake >= NEVER:
+                # nothing can ever happen again: a model bug, not a user error
+                return -1
+            t = wake
+    return end
