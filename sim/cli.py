@@ -39,6 +39,9 @@ class MemboundGroup(click.Group):
         try:
             rv = super().main(args, prog_name or "membound", complete_var,
                               standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help())  # a bare `membound` or `membound bench`: help, no error
+            rv = 0
         except click.UsageError as exc:
             hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
             _fail(exc.format_message() + hint)

@@ -165,6 +165,10 @@ def run_dram(params, sp_n, sp_e, sp_lat,
     if n > 0 and a_arrival[0] > 0:
         t = a_arrival[0]
 
+    last_done = -1
+    last_next = -1
+    last_progress = t
+    stall_limit = 1000000 + 64 * (REFI + RFC)
     while done < n:
         activity = False
         wake = NEVER
@@ -619,7 +623,9 @@ def run_dram(params, sp_n, sp_e, sp_lat,
             # ---------------- move one transaction to its bank queue ----------------
             if structure == STRUCT_BANK_QUEUES:
                 if wdrain[ch] == 0:
-                    if wq_n[ch] >= WHIGH or (wq_n[ch] > WLOW and bq_total[ch] == 0):
+                    if wq_n[ch] >= WHIGH or (wq_n[ch] > WLOW and bq_total[ch] == 0) or (
+                        wq_n[ch] > 0 and rq_n[ch] == 0 and bq_total[ch] == 0
+                    ):
                         wdrain[ch] = wq_n[ch]
                 draining = wdrain[ch] > 0
                 nq = wq_n[ch] if draining else rq_n[ch]
@@ -666,6 +672,12 @@ def run_dram(params, sp_n, sp_e, sp_lat,
             k += 1
             activity = True
 
+        if done != last_done or next_a != last_next:
+            last_done = done
+            last_next = next_a
+            last_progress = t
+        elif t - last_progress > stall_limit and (next_a >= n or a_arrival[next_a] <= t):
+            return -1  # no access admitted or served for far too long: a model bug
         if activity:
             t += 1
         else:

@@ -34,7 +34,8 @@ Every clock, in this order:
    bank_queues then moves at most one transaction from the read queue (or, while draining
    writes, the write queue) into its bank queue: the first in queue order whose bank queue
    has room. A write drain starts when the write queue reaches the high watermark, or
-   exceeds the low one while all bank queues are empty, and lasts for that many writes.
+   exceeds the low one while all bank queues are empty, or finds any write waiting while no
+   read is queued anywhere in the controller; it lasts for that many writes.
 2. The front end admits requests in trace order, at most K per clock, none before its
    arrival clock; when the queue a request needs is full, it and all behind it wait.
 
@@ -57,6 +58,7 @@ import numpy as np
 
 from sim.errors import UserError
 from sim.kernels import dram as K
+from sim.memory.commands import COMMAND_LOG_DTYPE
 from sim.memory.dram_config import DramConfig
 from sim.memory.dram_timing_table import COMMANDS, SCOPES, compile_table
 
@@ -259,6 +261,17 @@ def simulate(cfg: DramConfig, addr: np.ndarray, is_write: np.ndarray, arrival: n
     res = DramResult(cfg, acc, raw, len(addr), request_bytes, np.asarray(is_write, np.bool_))
     res.summary = summarize(res)
     return res
+
+
+def command_log(res: DramResult) -> np.ndarray:
+    """The run's command log as a COMMAND_LOG_DTYPE array (run with with_log=True)."""
+    if res.raw.log is None:
+        raise ValueError("simulate(..., with_log=True) keeps the command log")
+    raw = res.raw.log
+    log = np.zeros(len(raw), COMMAND_LOG_DTYPE)
+    for i, name in enumerate(COMMAND_LOG_DTYPE.names):
+        log[name] = raw[:, i]
+    return log
 
 
 def summarize(res: DramResult) -> dict:

@@ -331,9 +331,10 @@ class Controller:
         """bank_queues: move at most one transaction into its command queue."""
         c = self.m.cfg.controller
         if self.write_drain == 0:
+            idle = not any(self.queues)
             if len(self.write_q) >= c.write_drain_high or (
-                len(self.write_q) > c.write_drain_low and not any(self.queues)
-            ):
+                len(self.write_q) > c.write_drain_low and idle
+            ) or (self.write_q and not self.read_q and idle):
                 self.write_drain = len(self.write_q)
         draining = self.write_drain > 0
         source = self.write_q if draining else self.read_q
