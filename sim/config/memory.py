@@ -190,10 +190,13 @@ def _mapping(node: Node, org: dict[str, int]) -> tuple[str, ...]:
         if f in seen:
             raise node.error(f"field '{f}' appears twice in address mapping '{text}'")
         seen.add(f)
-    optional = {"pc": org["pseudo_channels"] == 1, "ch": org["channels"] == 1}
+    # a field of one value has no bits and may be left out
+    optional = {"pc": org["pseudo_channels"] == 1, "ch": org["channels"] == 1,
+                "ra": org["ranks"] == 1}
     for f in ADDRESS_FIELDS:
         if f not in seen and not optional.get(f, False):
-            why = {"pc": " (pseudo_channels > 1)", "ch": " (channels > 1)"}.get(f, "")
+            why = {"pc": " (pseudo_channels > 1)", "ch": " (channels > 1)",
+                   "ra": " (ranks > 1)"}.get(f, "")
             raise node.error(f"address mapping '{text}' is missing field '{f}'{why}")
     return fields
 

@@ -59,7 +59,7 @@ class ControllerConfig:
     bank_queue: int = 8  # command-queue depth (bank_queues structure)
     command_queues: str = "per_bank"  # per_bank | per_rank: what one command queue serves
     write_drain_low: int = 6  # write-queue entries (resolved from a fraction)
-    write_drain_high: int = 25
+    write_drain_high: int = 26
     refresh: str = "rank_staggered"
     row_hit_cap: int = 4  # a conflicting precharge waits for pending hits until this many
     requests_per_clock: int = 1  # replay default K
