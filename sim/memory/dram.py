@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.errors import UserError
+from sim.kernels import address as A
 from sim.kernels import dram as K
 from sim.memory.commands import COMMAND_LOG_DTYPE
 from sim.memory.dram_config import DramConfig
@@ -113,52 +114,43 @@ class DramResult:
         return self.summary
 
 
-def decode(cfg: DramConfig, addr: np.ndarray, wrap: bool = False, source: str = "trace") -> dict:
-    """Split byte addresses into organisation fields per the mapping string (vectorised)."""
-    bits = cfg.field_bits
-    shift = cfg.access_bytes.bit_length() - 1
-    x = addr.astype(np.uint64) >> np.uint64(shift)
-    out = {}
-    for name in reversed(cfg.controller.address_mapping):
-        b = bits[name]
-        out[name] = (x & np.uint64((1 << b) - 1)).astype(np.int64)
-        x = x >> np.uint64(b)
-    for name in bits:  # fields of size one may be left out of the mapping string
-        out.setdefault(name, np.zeros(len(addr), np.int64))
-    beyond = np.nonzero(x)[0]
-    if len(beyond) and not wrap:
-        i = int(beyond[0])
-        raise UserError(
-            f"{source}: request {i}: address {int(addr[i]):#x} is beyond the "
-            f"{cfg.capacity_bytes} B capacity of {cfg.name} (use --wrap to fold addresses)"
-        )
-    if cfg.controller.bank_xor:
-        out["bg"] = out["bg"] ^ (out["ro"] & (cfg.bank_groups - 1))
-        out["ba"] = out["ba"] ^ ((out["ro"] >> bits["bg"]) & (cfg.banks_per_group - 1))
-    return out
+_FIELD_CODE = {"ch": A.F_CH, "pc": A.F_PC, "ra": A.F_RA, "bg": A.F_BG, "ba": A.F_BA,
+               "ro": A.F_RO, "co": A.F_CO}
 
 
 def make_accesses(cfg: DramConfig, addr: np.ndarray, is_write: np.ndarray, arrival: np.ndarray,
                   request_bytes: int = 64, wrap: bool = False, source: str = "trace") -> Accesses:
+    """Split requests into column accesses at consecutive addresses and decode each one by
+    the mapping string (fields missing from it are zero); --wrap folds high bits away."""
     per = max(1, request_bytes // cfg.access_bytes)
     n = len(addr)
-    req = np.repeat(np.arange(n, dtype=np.int64), per)
-    a = np.repeat(addr.astype(np.uint64), per)
-    a = a + (np.tile(np.arange(per, dtype=np.uint64), n) * np.uint64(cfg.access_bytes))
-    f = decode(cfg, a, wrap=wrap, source=source)
-    channel = f["ch"] * cfg.pseudo_channels + f["pc"]
-    rank = f["pc"] * cfg.ranks + f["ra"]
-    bank = (rank * cfg.bank_groups + f["bg"]) * cfg.banks_per_group + f["ba"]
+    bits = cfg.field_bits
+    widths = np.zeros(A.N_FIELDS, np.int64)
+    for name, code in _FIELD_CODE.items():
+        widths[code] = bits[name]
+    order = np.array([_FIELD_CODE[f] for f in reversed(cfg.controller.address_mapping)], np.int64)
+    outs = [np.empty(n * per, np.int64) for _ in range(6)]
+    addr64 = np.ascontiguousarray(addr, dtype=np.uint64)
+    beyond = A.decode_accesses(addr64, per, cfg.access_bytes, cfg.access_bytes.bit_length() - 1,
+                               order, widths, cfg.pseudo_channels, cfg.ranks, cfg.bank_groups,
+                               cfg.banks_per_group, cfg.controller.bank_xor, wrap, *outs)
+    if beyond >= 0:
+        raise UserError(
+            f"{source}: request {beyond}: address {int(addr64[beyond]):#x} is beyond the "
+            f"{cfg.capacity_bytes} B capacity of {cfg.name} (use --wrap to fold addresses)"
+        )
+    controller, channel, rank, bankgroup, bank, row = outs
+    req = np.arange(n, dtype=np.int64) if per == 1 else np.repeat(np.arange(n, dtype=np.int64), per)
     return Accesses(
         request=req,
-        controller=f["ch"].astype(np.int64),
-        channel=channel.astype(np.int64),
-        rank=rank.astype(np.int64),
-        bankgroup=f["bg"],
-        bank=bank.astype(np.int64),
-        row=f["ro"],
-        is_write=np.repeat(is_write.astype(np.bool_), per),
-        arrival=np.repeat(arrival.astype(np.int64), per),
+        controller=controller,
+        channel=channel,
+        rank=rank,
+        bankgroup=bankgroup,
+        bank=bank,
+        row=row,
+        is_write=np.repeat(np.asarray(is_write, np.bool_), per),
+        arrival=np.repeat(np.asarray(arrival, np.int64), per),
     )
 
 
