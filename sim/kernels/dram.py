@@ -3,6 +3,18 @@
 Structure-of-arrays state, one loop over memory clocks that jumps over clocks in
 which provably nothing can happen. All times are int64 DRAM clocks here; the
 caller converts to picoseconds at the edges.
+
+Where the speed comes from (results are bit-identical to sim/reference/dram.py):
+* each channel keeps a lower bound on its next possible issue (ch_next) and skips
+  command selection before it; a clock is only visited if some channel, the move
+  step, an arrival or a refresh can act in it;
+* the move step keeps per-queue counts of waiting transactions, so it only scans the
+  read/write queue when a move is certain;
+* bank_queues with per-bank queues and open pages (the presets' structure) keep each
+  queue's issue candidates and exact wake-up time, re-examining a queue in O(1);
+* ready times live in one array (rdy) and the hottest helper is written out inline:
+  numba adds atomic reference-count updates for every array argument of an inlined
+  helper call.
 """
 
 from __future__ import annotations
@@ -16,11 +28,17 @@ ACT, PRE, RD, WR, REF = 0, 1, 2, 3, 4
 E_ACT_ROW, E_ACT_WIN, E_ACT_REF, E_PRE_ROW = 0, 1, 2, 3
 E_RD_ROW, E_RD_BUS, E_RD_TURN, E_WR_ROW, E_WR_BUS, E_WR_TURN = 4, 5, 6, 7, 8, 9
 N_ENTRIES = 10
+# kernel-only entry, kept at rank level: the clock the tFAW window allows the next ACT
+E_FAW = N_ENTRIES
+N_RDY = N_ENTRIES + 1
 # latency-breakdown categories
 B_QUEUED, B_ROW, B_WINDOW, B_REFRESH, B_TURN, B_TRANSFER = 0, 1, 2, 3, 4, 5
 N_BREAKDOWN = 6
 # access kinds
 K_HIT, K_MISS, K_CONFLICT = 0, 1, 2
+
+# per-bank queue issue candidates (fast path), columns of qc
+QC_ACT, QC_PRE, QC_RD, QC_WR = 0, 1, 2, 3
 
 # parameter vector layout
 (P_NCH, P_RANKS, P_BGS, P_BPG, P_CL, P_CWL, P_BURST, P_RQ, P_WQ, P_BQ, P_WLOW, P_WHIGH,
@@ -36,10 +54,12 @@ NEVER = np.int64(1) << np.int64(62)
 
 
 @njit(cache=True, inline="always")
-def _ready(bank_rdy, bg_rdy, rank_rdy, ch, b, g, r, e):
-    x = bank_rdy[ch, b, e]
-    y = bg_rdy[ch, g, e]
-    z = rank_rdy[ch, r, e]
+def _ready(rdy, ch, b, gi, ri, e):
+    """Ready time of entry e for bank b: the latest of its bank, bank-group (row gi of rdy)
+    and rank (row ri) constraints."""
+    x = rdy[ch, b, e]
+    y = rdy[ch, gi, e]
+    z = rdy[ch, ri, e]
     if y > x:
         x = y
     if z > x:
@@ -48,12 +68,12 @@ def _ready(bank_rdy, bg_rdy, rank_rdy, ch, b, g, r, e):
 
 
 @njit(cache=True, inline="always")
-def _cmd_ready(cmd, bank_rdy, bg_rdy, rank_rdy, act_win, act_ptr, faw, ch, b, g, r):
+def _cmd_ready(cmd, rdy, ch, b, gi, ri):
     if cmd == ACT:
-        t = _ready(bank_rdy, bg_rdy, rank_rdy, ch, b, g, r, E_ACT_ROW)
-        u = _ready(bank_rdy, bg_rdy, rank_rdy, ch, b, g, r, E_ACT_WIN)
-        v = _ready(bank_rdy, bg_rdy, rank_rdy, ch, b, g, r, E_ACT_REF)
-        w = act_win[ch, r, act_ptr[ch, r]] + faw
+        t = _ready(rdy, ch, b, gi, ri, E_ACT_ROW)
+        u = _ready(rdy, ch, b, gi, ri, E_ACT_WIN)
+        v = _ready(rdy, ch, b, gi, ri, E_ACT_REF)
+        w = rdy[ch, ri, E_FAW]
         if u > t:
             t = u
         if v > t:
@@ -62,16 +82,91 @@ def _cmd_ready(cmd, bank_rdy, bg_rdy, rank_rdy, act_win, act_ptr, faw, ch, b, g,
             t = w
         return t
     if cmd == PRE:
-        return bank_rdy[ch, b, E_PRE_ROW]
+        return rdy[ch, b, E_PRE_ROW]
     base = E_RD_ROW if cmd == RD else E_WR_ROW
-    t = _ready(bank_rdy, bg_rdy, rank_rdy, ch, b, g, r, base)
-    u = _ready(bank_rdy, bg_rdy, rank_rdy, ch, b, g, r, base + 1)
-    v = _ready(bank_rdy, bg_rdy, rank_rdy, ch, b, g, r, base + 2)
+    t = _ready(rdy, ch, b, gi, ri, base)
+    u = _ready(rdy, ch, b, gi, ri, base + 1)
+    v = _ready(rdy, ch, b, gi, ri, base + 2)
     if u > t:
         t = u
     if v > t:
         t = v
     return t
+
+
+@njit(cache=True, inline="always")
+def _queue_candidates(ch, q, bq, bq_n, a_row, a_write, open_row, hit_count, CAP, qc):
+    """Per-bank open-page queue q: which entries can ever issue, given the bank state.
+
+    Every entry of a per-bank queue targets the same bank, so the scan order reduces to
+    four candidates: ACT by the head (bank closed; every entry needs the same ACT), PRE by
+    the head (a PRE behind an entry of the same bank is never allowed, and the head's waits
+    while a queued entry hits the open row and the row is under its hit cap), and the
+    first row-hit read and first row-hit write. The candidates only change when the bank
+    issues or a transaction enters the queue.
+    """
+    qc[ch, q, QC_ACT] = 0
+    qc[ch, q, QC_PRE] = 0
+    qc[ch, q, QC_RD] = -1
+    qc[ch, q, QC_WR] = -1
+    nq = bq_n[ch, q]
+    if nq == 0:
+        return
+    orow = open_row[ch, q]
+    if orow == -1:
+        qc[ch, q, QC_ACT] = 1
+        return
+    any_hit = False
+    for i in range(nq):
+        a = bq[ch, q, i]
+        if a_row[a] == orow:
+            any_hit = True
+            if a_write[a]:
+                if qc[ch, q, QC_WR] < 0:
+                    qc[ch, q, QC_WR] = i
+            elif qc[ch, q, QC_RD] < 0:
+                qc[ch, q, QC_RD] = i
+    head = bq[ch, q, 0]
+    if a_row[head] != orow and not (any_hit and hit_count[ch, q] < CAP):
+        qc[ch, q, QC_PRE] = 1
+
+
+@njit(cache=True, inline="always")
+def _queue_pick(ch, q, t, gi, ri, qc, rdy):
+    """Per-bank open-page queue q at clock t: (position, command) of the entry that the
+    in-order scan would issue (position -1: none), and the earliest ready time among the
+    candidates that are not ready (the queue's exact wake-up time as of now)."""
+    pos = np.int64(-1)
+    cmd = np.int64(-1)
+    mn = NEVER
+    if qc[ch, q, QC_ACT]:
+        rt = _cmd_ready(ACT, rdy, ch, q, gi, ri)
+        if rt <= t:
+            return np.int64(0), np.int64(ACT), mn
+        return pos, cmd, rt
+    if qc[ch, q, QC_PRE]:
+        rt = rdy[ch, q, E_PRE_ROW]
+        if rt <= t:
+            return np.int64(0), np.int64(PRE), mn
+        mn = rt
+    i = qc[ch, q, QC_RD]
+    if i >= 0:
+        rt = _cmd_ready(RD, rdy, ch, q, gi, ri)
+        if rt <= t:
+            pos = i
+            cmd = np.int64(RD)
+        elif rt < mn:
+            mn = rt
+    i = qc[ch, q, QC_WR]
+    if i >= 0:
+        rt = _cmd_ready(WR, rdy, ch, q, gi, ri)
+        if rt <= t:
+            if pos < 0 or i < pos:
+                pos = i
+                cmd = np.int64(WR)
+        elif rt < mn:
+            mn = rt
+    return pos, cmd, mn
 
 
 @njit(cache=True)
@@ -118,9 +213,13 @@ def run_dram(params, sp_n, sp_e, sp_lat,
     open_row = np.full((nch, nb), -1, np.int64)
     hit_count = np.zeros((nch, nb), np.int64)
     close_pending = np.zeros((nch, nb), np.bool_)
-    bank_rdy = np.zeros((nch, nb, N_ENTRIES), np.int64)
-    bg_rdy = np.zeros((nch, ng, N_ENTRIES), np.int64)
-    rank_rdy = np.zeros((nch, ranks, N_ENTRIES), np.int64)
+    # ready times per bank (rows 0..nb-1), bank group (rows G0 + g) and rank (rows R0 + r)
+    # in one array, so that helpers take a single array argument (numba adds atomic
+    # reference-count updates per array argument of an inlined helper)
+    G0 = nb
+    R0 = nb + ng
+    rdy = np.zeros((nch, nb + ng + ranks, N_RDY), np.int64)
+    rdy[:, R0:, E_FAW] = -NEVER + FAW  # (no ACT yet)
     ref_rdy = np.zeros((nch, ranks), np.int64)
     act_win = np.full((nch, ranks, 4), -NEVER, np.int64)  # last four ACTs, oldest at act_ptr
     act_ptr = np.zeros((nch, ranks), np.int64)
@@ -128,6 +227,20 @@ def run_dram(params, sp_n, sp_e, sp_lat,
     nqueues = nb if per_bank else ranks
     bank_wake = np.zeros((nch, nqueues), np.int64)  # lower bound on when a command queue can act
     close_any = np.zeros((nch, nqueues), np.bool_)  # closed page: some bank of the queue may close
+    queue_rank = np.zeros(nqueues, np.int64)
+    queue_group = np.zeros(nqueues, np.int64)  # per-bank queues: bank group within the channel
+    for q in range(nqueues):
+        queue_rank[q] = q // (bgs * bpg) if per_bank else q
+        queue_group[q] = q // bpg if per_bank else -1
+    # Fast path (bank_queues, per-bank queues, open page): each queue keeps its issue
+    # candidates (see _queue_candidates) and an exact wake-up time as of its last change,
+    # so a queue is re-examined without scanning its entries.
+    fastq = structure == STRUCT_BANK_QUEUES and per_bank and page == PAGE_OPEN
+    qc = np.zeros((nch, nqueues, 4), np.int64)
+    qc[:, :, QC_RD] = -1
+    qc[:, :, QC_WR] = -1
+    if fastq:
+        bank_wake[:, :] = NEVER  # empty queues never wake
 
     # --- queues ----------------------------------------------------------------
     rq = np.zeros((nch, RQ), np.int64)
@@ -142,6 +255,20 @@ def run_dram(params, sp_n, sp_e, sp_lat,
     wdrain = np.zeros(nch, np.int64)  # bank_queues: writes left in the current drain
     wmode = np.zeros(nch, np.bool_)  # fr_fcfs: serving the write buffer
     rr = np.full(nch, nqueues - 1, np.int64)  # round-robin pointer (last bank queue served)
+    # Lower bound on the next clock at which a channel's command selection can issue.
+    # Timing ready times only ever grow, so a bound stays valid until the channel issues
+    # (which may unblock anything) or a transaction enters a bank queue; both lower it.
+    ch_next = np.zeros(nch, np.int64)
+    # bank_queues move step: rq_q / wq_q hold each queued transaction's command queue;
+    # wait_r / wait_w count transactions waiting for each command queue, and mov_r / mov_w
+    # count command queues with room that some read / write waits for. A move is possible
+    # exactly when the count for the current source is positive.
+    rq_q = np.zeros((nch, RQ), np.int64)
+    wq_q = np.zeros((nch, WQ), np.int64)
+    wait_r = np.zeros((nch, nqueues), np.int64)
+    wait_w = np.zeros((nch, nqueues), np.int64)
+    mov_r = np.zeros(nch, np.int64)
+    mov_w = np.zeros(nch, np.int64)
 
     # --- refresh ---------------------------------------------------------------
     refq = np.zeros((nch, 4 * ranks), np.int64)
@@ -170,11 +297,12 @@ def run_dram(params, sp_n, sp_e, sp_lat,
     last_progress = t
     stall_limit = 1000000 + 64 * (REFI + RFC)
     while done < n:
-        activity = False
         wake = NEVER
         for ch in range(nch):
             # ---------------- refresh trigger ----------------
+            select = t >= ch_next[ch]
             if t >= next_ref[ch]:
+                select = True
                 if refresh == REFRESH_STAGGERED:
                     refq[ch, (ref_head[ch] + ref_cnt[ch]) % (4 * ranks)] = ref_next_rank[ch]
                     ref_cnt[ch] += 1
@@ -198,7 +326,7 @@ def run_dram(params, sp_n, sp_e, sp_lat,
             in_ref_rank = -1
             ch_wake = NEVER
 
-            if structure == STRUCT_FR_FCFS:
+            if select and structure == STRUCT_FR_FCFS:
                 best = -1
                 for i in range(aq_n[ch]):
                     a = aq[ch, i]
@@ -212,7 +340,7 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                         cmd = ACT
                     else:
                         cmd = PRE
-                    rt = _cmd_ready(cmd, bank_rdy, bg_rdy, rank_rdy, act_win, act_ptr, FAW, ch, b, g, r)
+                    rt = _cmd_ready(cmd, rdy, ch, b, G0 + g, R0 + r)
                     if rt <= t:
                         if best == -1 or a < best:
                             best = a
@@ -224,7 +352,7 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                     issued = True
                     ia = best
                     iqueue = 3
-            if not issued and ref_cnt[ch] > 0:
+            if select and not issued and ref_cnt[ch] > 0:
                 r = refq[ch, ref_head[ch]]
                 in_ref_rank = r
                 all_closed = True
@@ -240,7 +368,7 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                             if structure == STRUCT_FR_FCFS:
                                 break
                             continue
-                        rt = bank_rdy[ch, bb, E_PRE_ROW]
+                        rt = rdy[ch, bb, E_PRE_ROW]
                         if rt <= t:
                             issued = True
                             icmd = PRE
@@ -257,17 +385,78 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                     elif ref_rdy[ch, r] < ch_wake:
                         ch_wake = ref_rdy[ch, r]
 
-            if not issued and structure == STRUCT_BANK_QUEUES:
-                for k in range(1, nqueues + 1):
-                    q = (rr[ch] + k) % nqueues
-                    qrank = q // (bgs * bpg) if per_bank else q
-                    if qrank == in_ref_rank:
-                        continue
-                    if bq_n[ch, q] == 0 and not (page == PAGE_CLOSED and close_any[ch, q]):
-                        continue
+            if select and not issued and structure == STRUCT_BANK_QUEUES:
+                q = rr[ch]
+                for _k in range(nqueues):
+                    q += 1  # round robin without a runtime division
+                    if q == nqueues:
+                        q = 0
                     if bank_wake[ch, q] > t:
                         if bank_wake[ch, q] < ch_wake:
                             ch_wake = bank_wake[ch, q]
+                        continue
+                    if bq_n[ch, q] == 0 and not (page == PAGE_CLOSED and close_any[ch, q]):
+                        continue
+                    if queue_rank[q] == in_ref_rank:
+                        continue
+                    if fastq:
+                        # _queue_pick(ch, q, t, ...) written out: an inlined helper with
+                        # array arguments costs atomic reference-count updates per call
+                        gi = G0 + queue_group[q]
+                        ri = R0 + queue_rank[q]
+                        pos = -1
+                        cmd = -1
+                        mn = NEVER
+                        if qc[ch, q, QC_ACT]:
+                            rt = max(rdy[ch, q, E_ACT_ROW], rdy[ch, gi, E_ACT_ROW], rdy[ch, ri, E_ACT_ROW],
+                                     rdy[ch, q, E_ACT_WIN], rdy[ch, gi, E_ACT_WIN], rdy[ch, ri, E_ACT_WIN],
+                                     rdy[ch, q, E_ACT_REF], rdy[ch, gi, E_ACT_REF], rdy[ch, ri, E_ACT_REF],
+                                     rdy[ch, ri, E_FAW])
+                            if rt <= t:
+                                pos = 0
+                                cmd = ACT
+                            else:
+                                mn = rt
+                        else:
+                            if qc[ch, q, QC_PRE]:
+                                rt = rdy[ch, q, E_PRE_ROW]
+                                if rt <= t:
+                                    pos = 0
+                                    cmd = PRE
+                                else:
+                                    mn = rt
+                            i = qc[ch, q, QC_RD]
+                            if pos != 0 and i >= 0:
+                                rt = max(rdy[ch, q, E_RD_ROW], rdy[ch, gi, E_RD_ROW], rdy[ch, ri, E_RD_ROW],
+                                         rdy[ch, q, E_RD_BUS], rdy[ch, gi, E_RD_BUS], rdy[ch, ri, E_RD_BUS],
+                                         rdy[ch, q, E_RD_TURN], rdy[ch, gi, E_RD_TURN], rdy[ch, ri, E_RD_TURN])
+                                if rt <= t:
+                                    pos = i
+                                    cmd = RD
+                                elif rt < mn:
+                                    mn = rt
+                            i = qc[ch, q, QC_WR]
+                            if pos != 0 and i >= 0:
+                                rt = max(rdy[ch, q, E_WR_ROW], rdy[ch, gi, E_WR_ROW], rdy[ch, ri, E_WR_ROW],
+                                         rdy[ch, q, E_WR_BUS], rdy[ch, gi, E_WR_BUS], rdy[ch, ri, E_WR_BUS],
+                                         rdy[ch, q, E_WR_TURN], rdy[ch, gi, E_WR_TURN], rdy[ch, ri, E_WR_TURN])
+                                if rt <= t:
+                                    if pos < 0 or i < pos:
+                                        pos = i
+                                        cmd = WR
+                                elif rt < mn:
+                                    mn = rt
+                        if pos >= 0:
+                            issued = True
+                            icmd = cmd
+                            ia = bq[ch, q, pos]
+                            ipos = pos
+                            iqueue = 0
+                            rr[ch] = q
+                            break
+                        bank_wake[ch, q] = mn
+                        if mn < ch_wake:
+                            ch_wake = mn
                         continue
                     mn = NEVER
                     if page == PAGE_CLOSED and close_any[ch, q]:
@@ -289,7 +478,7 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                                 close_pending[ch, bb] = False
                                 continue
                             close_any[ch, q] = True
-                            rt = bank_rdy[ch, bb, E_PRE_ROW]
+                            rt = rdy[ch, bb, E_PRE_ROW]
                             if rt <= t:
                                 issued = True
                                 icmd = PRE
@@ -300,11 +489,12 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                                 mn = rt
                         if issued:
                             break
+                    # per-bank queues: every entry shares one bank, so each command's ready
+                    # time is computed once per scan (the arbitration below is unchanged)
+                    crt0 = crt1 = crt2 = crt3 = np.int64(-1)
                     for i in range(bq_n[ch, q]):
                         a = bq[ch, q, i]
                         b = a_bank[a]
-                        r = a_rank[a]
-                        g = r * bgs + a_bg[a]
                         row = a_row[a]
                         orow = open_row[ch, b]
                         if orow == row:
@@ -313,7 +503,29 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                             cmd = ACT
                         else:
                             cmd = PRE
-                        rt = _cmd_ready(cmd, bank_rdy, bg_rdy, rank_rdy, act_win, act_ptr, FAW, ch, b, g, r)
+                            if per_bank and i > 0:
+                                continue  # an earlier entry targets this bank: never allowed
+                        r = a_rank[a]
+                        g = r * bgs + a_bg[a]
+                        if per_bank:
+                            if cmd == ACT:
+                                if crt0 < 0:
+                                    crt0 = _cmd_ready(cmd, rdy, ch, b, G0 + g, R0 + r)
+                                rt = crt0
+                            elif cmd == PRE:
+                                if crt1 < 0:
+                                    crt1 = _cmd_ready(cmd, rdy, ch, b, G0 + g, R0 + r)
+                                rt = crt1
+                            elif cmd == RD:
+                                if crt2 < 0:
+                                    crt2 = _cmd_ready(cmd, rdy, ch, b, G0 + g, R0 + r)
+                                rt = crt2
+                            else:
+                                if crt3 < 0:
+                                    crt3 = _cmd_ready(cmd, rdy, ch, b, G0 + g, R0 + r)
+                                rt = crt3
+                        else:
+                            rt = _cmd_ready(cmd, rdy, ch, b, G0 + g, R0 + r)
                         if rt > t:
                             if rt < mn:
                                 mn = rt
@@ -347,7 +559,7 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                     if mn < ch_wake:
                         ch_wake = mn
 
-            if not issued and structure == STRUCT_FR_FCFS and ref_cnt[ch] == 0:
+            if select and not issued and structure == STRUCT_FR_FCFS and ref_cnt[ch] == 0:
                 # write-mode switch between watermarks (Ramulator 2)
                 if not wmode[ch]:
                     if wq_n[ch] > WHIGH or (rq_n[ch] == 0 and wq_n[ch] > 0):
@@ -370,7 +582,7 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                         cmd = ACT
                     else:
                         cmd = PRE
-                    rt = _cmd_ready(cmd, bank_rdy, bg_rdy, rank_rdy, act_win, act_ptr, FAW, ch, b, g, r)
+                    rt = _cmd_ready(cmd, rdy, ch, b, G0 + g, R0 + r)
                     if rt > t:
                         if rt < ch_wake:
                             ch_wake = rt
@@ -399,7 +611,7 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                     ia = best
                     iqueue = 2 if wmode[ch] else 1
 
-            if not issued and structure == STRUCT_FR_FCFS and page == PAGE_CLOSED:
+            if select and not issued and structure == STRUCT_FR_FCFS and page == PAGE_CLOSED:
                 for bb in range(nb):
                     if not close_pending[ch, bb]:
                         continue
@@ -419,7 +631,7 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                     if pend:
                         close_pending[ch, bb] = False
                         continue
-                    rt = bank_rdy[ch, bb, E_PRE_ROW]
+                    rt = rdy[ch, bb, E_PRE_ROW]
                     if rt <= t:
                         issued = True
                         icmd = PRE
@@ -428,9 +640,12 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                     if rt < ch_wake:
                         ch_wake = rt
 
+            if select:
+                # no issue: every queue was visited, so ch_wake bounds the next issue
+                ch_next[ch] = t + 1 if issued else ch_wake
+
             # ---------------- issue it ----------------
             if issued:
-                activity = True
                 if ia >= 0:
                     ib = a_bank[ia]
                     irow = a_row[ia]
@@ -447,23 +662,23 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                     if not a_write[ia]:
                         cur = milestone[ia]
                         if icmd == ACT:
-                            r_row = _ready(bank_rdy, bg_rdy, rank_rdy, ch, ib, g, r, E_ACT_ROW)
-                            r_ref = _ready(bank_rdy, bg_rdy, rank_rdy, ch, ib, g, r, E_ACT_REF)
-                            r_win = _ready(bank_rdy, bg_rdy, rank_rdy, ch, ib, g, r, E_ACT_WIN)
-                            fw = act_win[ch, r, act_ptr[ch, r]] + FAW
+                            r_row = _ready(rdy, ch, ib, G0 + g, R0 + r, E_ACT_ROW)
+                            r_ref = _ready(rdy, ch, ib, G0 + g, R0 + r, E_ACT_REF)
+                            r_win = _ready(rdy, ch, ib, G0 + g, R0 + r, E_ACT_WIN)
+                            fw = rdy[ch, R0 + r, E_FAW]
                             if fw > r_win:
                                 r_win = fw
                             r_turn = np.int64(0)
                         elif icmd == PRE:
-                            r_row = bank_rdy[ch, ib, E_PRE_ROW]
+                            r_row = rdy[ch, ib, E_PRE_ROW]
                             r_ref = np.int64(0)
                             r_win = np.int64(0)
                             r_turn = np.int64(0)
                         else:
-                            r_row = _ready(bank_rdy, bg_rdy, rank_rdy, ch, ib, g, r, E_RD_ROW)
+                            r_row = _ready(rdy, ch, ib, G0 + g, R0 + r, E_RD_ROW)
                             r_ref = np.int64(0)
                             r_win = np.int64(0)
-                            r_turn = _ready(bank_rdy, bg_rdy, rank_rdy, ch, ib, g, r, E_RD_TURN)
+                            r_turn = _ready(rdy, ch, ib, G0 + g, R0 + r, E_RD_TURN)
                         if r_row > cur:
                             d = min(r_row, t) - cur
                             bd_sum[B_ROW] += d
@@ -508,8 +723,8 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                 # timing updates from the constraint table
                 if icmd == REF:
                     v = t + RFC
-                    if rank_rdy[ch, r, E_ACT_REF] < v:
-                        rank_rdy[ch, r, E_ACT_REF] = v
+                    if rdy[ch, R0 + r, E_ACT_REF] < v:
+                        rdy[ch, R0 + r, E_ACT_REF] = v
                     if ref_rdy[ch, r] < v:
                         ref_rdy[ch, r] = v
                     ref_head[ch] = (ref_head[ch] + 1) % (4 * ranks)
@@ -518,8 +733,8 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                     for k in range(sp_n[0, icmd]):
                         e = sp_e[0, icmd, k]
                         v = t + sp_lat[0, icmd, k]
-                        if bank_rdy[ch, ib, e] < v:
-                            bank_rdy[ch, ib, e] = v
+                        if rdy[ch, ib, e] < v:
+                            rdy[ch, ib, e] = v
                     if sp_n[1, icmd] > 0:
                         g0 = g * bpg
                         for bb in range(g0, g0 + bpg):
@@ -528,8 +743,8 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                             for k in range(sp_n[1, icmd]):
                                 e = sp_e[1, icmd, k]
                                 v = t + sp_lat[1, icmd, k]
-                                if bank_rdy[ch, bb, e] < v:
-                                    bank_rdy[ch, bb, e] = v
+                                if rdy[ch, bb, e] < v:
+                                    rdy[ch, bb, e] = v
                     if sp_n[2, icmd] > 0:
                         r0 = r * bgs
                         for gg in range(r0, r0 + bgs):
@@ -538,8 +753,8 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                             for k in range(sp_n[2, icmd]):
                                 e = sp_e[2, icmd, k]
                                 v = t + sp_lat[2, icmd, k]
-                                if bg_rdy[ch, gg, e] < v:
-                                    bg_rdy[ch, gg, e] = v
+                                if rdy[ch, G0 + gg, e] < v:
+                                    rdy[ch, G0 + gg, e] = v
                     if sp_n[3, icmd] > 0:
                         # other ranks sharing this rank's data bus (pseudo-channels do not)
                         r0 = (r // RPP) * RPP
@@ -549,8 +764,8 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                             for k in range(sp_n[3, icmd]):
                                 e = sp_e[3, icmd, k]
                                 v = t + sp_lat[3, icmd, k]
-                                if rank_rdy[ch, rx, e] < v:
-                                    rank_rdy[ch, rx, e] = v
+                                if rdy[ch, R0 + rx, e] < v:
+                                    rdy[ch, R0 + rx, e] = v
                     bank_wake[ch, ib if per_bank else r] = 0
                     # bank state
                     if icmd == ACT:
@@ -558,6 +773,7 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                         hit_count[ch, ib] = 0
                         act_win[ch, r, act_ptr[ch, r]] = t
                         act_ptr[ch, r] = (act_ptr[ch, r] + 1) % 4
+                        rdy[ch, R0 + r, E_FAW] = act_win[ch, r, act_ptr[ch, r]] + FAW
                     elif icmd == PRE:
                         open_row[ch, ib] = -1
                         hit_count[ch, ib] = 0
@@ -590,6 +806,12 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                             q = ib if per_bank else r
                             for j in range(ipos, bq_n[ch, q] - 1):
                                 bq[ch, q, j] = bq[ch, q, j + 1]
+                            if bq_n[ch, q] == BQ:
+                                # the queue gets room: transactions waiting for it can move
+                                if wait_r[ch, q] > 0:
+                                    mov_r[ch] += 1
+                                if wait_w[ch, q] > 0:
+                                    mov_w[ch] += 1
                             bq_n[ch, q] -= 1
                             bq_total[ch] -= 1
                         elif iqueue == 3:
@@ -619,6 +841,21 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                             wq_n[ch] -= 1
                         aq[ch, aq_n[ch]] = ia
                         aq_n[ch] += 1
+                if fastq and icmd != REF:
+                    # the bank's queue changed: new candidates and exact wake-up time; every
+                    # other queue's wake stays a lower bound (ready times only grow)
+                    _queue_candidates(ch, ib, bq, bq_n, a_row, a_write, open_row, hit_count, CAP, qc)
+                    pos, cmd, mn = _queue_pick(ch, ib, np.int64(-1), G0 + g, R0 + r, qc, rdy)
+                    bank_wake[ch, ib] = mn
+                    nx = t + 1
+                    if ref_cnt[ch] == 0:  # (a pending refresh re-examines every clock)
+                        mn = bank_wake[ch, 0]
+                        for qq in range(1, nqueues):
+                            if bank_wake[ch, qq] < mn:
+                                mn = bank_wake[ch, qq]
+                        if mn > nx:
+                            nx = mn
+                    ch_next[ch] = nx
 
             # ---------------- move one transaction to its bank queue ----------------
             if structure == STRUCT_BANK_QUEUES:
@@ -628,49 +865,104 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                     ):
                         wdrain[ch] = wq_n[ch]
                 draining = wdrain[ch] > 0
-                nq = wq_n[ch] if draining else rq_n[ch]
-                for i in range(nq):
-                    a = wq[ch, i] if draining else rq[ch, i]
-                    b = a_bank[a] if per_bank else a_rank[a]
-                    if bq_n[ch, b] < BQ:
-                        bq[ch, b, bq_n[ch, b]] = a
-                        bq_n[ch, b] += 1
-                        bq_total[ch] += 1
+                if mov_w[ch] > 0 if draining else mov_r[ch] > 0:
+                    # the first transaction in queue order whose command queue has room
+                    i = 0
+                    if draining:
+                        while bq_n[ch, wq_q[ch, i]] >= BQ:
+                            i += 1
+                        a = wq[ch, i]
+                        b = wq_q[ch, i]
+                        wait_w[ch, b] -= 1
+                        if wait_w[ch, b] == 0 or bq_n[ch, b] + 1 == BQ:
+                            mov_w[ch] -= 1
+                        if wait_r[ch, b] > 0 and bq_n[ch, b] + 1 == BQ:
+                            mov_r[ch] -= 1
+                        wdrain[ch] -= 1
+                        for j in range(i, wq_n[ch] - 1):
+                            wq[ch, j] = wq[ch, j + 1]
+                            wq_q[ch, j] = wq_q[ch, j + 1]
+                        wq_n[ch] -= 1
+                    else:
+                        while bq_n[ch, rq_q[ch, i]] >= BQ:
+                            i += 1
+                        a = rq[ch, i]
+                        b = rq_q[ch, i]
+                        wait_r[ch, b] -= 1
+                        if wait_r[ch, b] == 0 or bq_n[ch, b] + 1 == BQ:
+                            mov_r[ch] -= 1
+                        if wait_w[ch, b] > 0 and bq_n[ch, b] + 1 == BQ:
+                            mov_w[ch] -= 1
+                        for j in range(i, rq_n[ch] - 1):
+                            rq[ch, j] = rq[ch, j + 1]
+                            rq_q[ch, j] = rq_q[ch, j + 1]
+                        rq_n[ch] -= 1
+                    p = bq_n[ch, b]
+                    bq[ch, b, p] = a
+                    bq_n[ch, b] = p + 1
+                    bq_total[ch] += 1
+                    wake = t + 1  # another transaction may follow next clock
+                    if fastq:
+                        # the new entry may add a candidate; the others are unchanged
+                        orow = open_row[ch, b]
+                        if p == 0:
+                            _queue_candidates(ch, b, bq, bq_n, a_row, a_write, open_row,
+                                              hit_count, CAP, qc)
+                        elif orow != -1 and a_row[a] == orow:
+                            if a_write[a]:
+                                if qc[ch, b, QC_WR] < 0:
+                                    qc[ch, b, QC_WR] = p
+                            elif qc[ch, b, QC_RD] < 0:
+                                qc[ch, b, QC_RD] = p
+                            if hit_count[ch, b] < CAP:
+                                qc[ch, b, QC_PRE] = 0
+                        pos, cmd, mn = _queue_pick(ch, b, np.int64(-1), G0 + queue_group[b],
+                                                   R0 + queue_rank[b], qc, rdy)
+                        bank_wake[ch, b] = mn
+                        if mn <= t:
+                            mn = t + 1
+                        if mn < ch_next[ch]:
+                            ch_next[ch] = mn
+                    else:
                         bank_wake[ch, b] = 0
-                        if draining:
-                            wdrain[ch] -= 1
-                            for j in range(i, wq_n[ch] - 1):
-                                wq[ch, j] = wq[ch, j + 1]
-                            wq_n[ch] -= 1
-                        else:
-                            for j in range(i, rq_n[ch] - 1):
-                                rq[ch, j] = rq[ch, j + 1]
-                            rq_n[ch] -= 1
-                        activity = True
-                        break
-            if ch_wake < wake:
-                wake = ch_wake
+                        if ch_next[ch] > t + 1:
+                            ch_next[ch] = t + 1
+            if ch_next[ch] < wake:
+                wake = ch_next[ch]
 
         # ---------------- arrivals: in trace order, at most K per clock ----------------
         k = 0
         while next_a < n and k < K and a_arrival[next_a] <= t:
             a = next_a
             ch = a_ch[a]
+            q = a_bank[a] if per_bank else a_rank[a]
+            room = bq_n[ch, q] < BQ
             if a_write[a]:
                 if wq_n[ch] >= WQ:
                     break
                 wq[ch, wq_n[ch]] = a
+                wq_q[ch, wq_n[ch]] = q
                 wq_n[ch] += 1
+                wait_w[ch, q] += 1
+                if wait_w[ch, q] == 1 and room:
+                    mov_w[ch] += 1
             else:
                 if rq_n[ch] >= RQ:
                     break
                 rq[ch, rq_n[ch]] = a
+                rq_q[ch, rq_n[ch]] = q
                 rq_n[ch] += 1
+                wait_r[ch, q] += 1
+                if wait_r[ch, q] == 1 and room:
+                    mov_r[ch] += 1
             out_enter[a] = t
             milestone[a] = t
+            # the new transaction may move (bank_queues) or issue (fr_fcfs) next clock
+            if structure == STRUCT_FR_FCFS:
+                ch_next[ch] = t + 1
+            wake = t + 1
             next_a += 1
             k += 1
-            activity = True
 
         if done != last_done or next_a != last_next:
             last_done = done
@@ -678,20 +970,18 @@ def run_dram(params, sp_n, sp_e, sp_lat,
             last_progress = t
         elif t - last_progress > stall_limit and (next_a >= n or a_arrival[next_a] <= t):
             return -1  # no access admitted or served for far too long: a model bug
-        if activity:
-            t += 1
-        else:
-            if next_a < n:
-                ch = a_ch[next_a]
-                room = wq_n[ch] < WQ if a_write[next_a] else rq_n[ch] < RQ
-                if room:
-                    nxt = a_arrival[next_a]
-                    if nxt < wake:
-                        wake = nxt
-            if wake <= t:
-                wake = t + 1
-            if wake >= NEVER:
-                # nothing can ever happen again: a model bug, not a user error
-                return -1
-            t = wake
+        # jump to the earliest clock at which anything can happen
+        if next_a < n:
+            ch = a_ch[next_a]
+            room = wq_n[ch] < WQ if a_write[next_a] else rq_n[ch] < RQ
+            if room:
+                nxt = a_arrival[next_a]
+                if nxt < wake:
+                    wake = nxt
+        if wake <= t:
+            wake = t + 1
+        if wake >= NEVER and done < n:
+            # nothing can ever happen again: a model bug, not a user error
+            return -1
+        t = wake
     return end
