@@ -285,12 +285,10 @@ def summarize(res: DramResult) -> dict:
     reads = ~acc.is_write
     lat = {"mean": 0.0, "p50": 0.0, "p99": 0.0}
     if n and reads.any():
-        done = np.full(n, -1, np.int64)
-        np.maximum.at(done, acc.request[reads], raw.col[reads] + t.CL + t.BURST)
-        start = np.full(n, np.iinfo(np.int64).max, np.int64)
-        np.minimum.at(start, acc.request[reads], raw.enter[reads])
-        mask = done >= 0
-        clocks = (done[mask] - start[mask]).astype(np.float64)
+        per = len(acc) // n  # accesses per request, consecutive in acc
+        done = (raw.col[reads] + t.CL + t.BURST).reshape(-1, per).max(axis=1)
+        start = raw.enter[reads].reshape(-1, per).min(axis=1)
+        clocks = (done - start).astype(np.float64)
         ns = clocks * tck / 1000.0
         lat = {"mean": float(ns.mean()), "p50": float(np.percentile(ns, 50)),
                "p99": float(np.percentile(ns, 99))}
