@@ -11,34 +11,19 @@ from sim.config.memory import list_memory_presets, load_memory_config
 from sim.config.yamlfile import load_yaml
 from sim.errors import UserError
 from sim.memory.dram_config import DramConfig
+from tests.config_helpers import FIX, line_of, one_line_error, write_variant
 
-FIX = Path(__file__).parent / "fixtures" / "config"
 BASE_TEXT = (FIX / "ddr4_base.yaml").read_text()
 
 
-def line_of(text: str, snippet: str) -> int:
-    """1-based line of the first line containing snippet (computed from the text, not the code)."""
-    for i, line in enumerate(text.splitlines(), 1):
-        if snippet in line:
-            return i
-    raise AssertionError(f"{snippet!r} not in text")
 
 
 def variant(tmp_path: Path, old: str, new: str) -> tuple[Path, str]:
-    """The base fixture with one piece of text replaced, written to a temp file."""
-    assert old in BASE_TEXT, "fixture changed under the test"
-    text = BASE_TEXT.replace(old, new, 1)
-    path = tmp_path / "variant.yaml"
-    path.write_text(text)
-    return path, text
+    return write_variant(BASE_TEXT, tmp_path, old, new, "variant.yaml")
 
 
 def load_error(path: Path | str) -> str:
-    with pytest.raises(ConfigError) as info:
-        load_memory_config(str(path))
-    msg = str(info.value)
-    assert "\n" not in msg
-    return msg
+    return one_line_error(load_memory_config, path)
 
 
 # --- a valid preset ---------------------------------------------------------------------

@@ -4,35 +4,21 @@ from pathlib import Path
 
 import pytest
 
-from sim.config.errors import ConfigError
 from sim.config.sram import list_sram_presets, load_sram_config
 from sim.memory.sram_config import SramConfig
+from tests.config_helpers import FIX, line_of, one_line_error, write_variant
 
-FIX = Path(__file__).parent / "fixtures" / "config"
 SP_TEXT = (FIX / "scratchpad.yaml").read_text()
 
 
-def line_of(text: str, snippet: str) -> int:
-    for i, line in enumerate(text.splitlines(), 1):
-        if snippet in line:
-            return i
-    raise AssertionError(f"{snippet!r} not in text")
 
 
 def variant(tmp_path: Path, old: str, new: str) -> tuple[Path, str]:
-    assert old in SP_TEXT, "fixture changed under the test"
-    text = SP_TEXT.replace(old, new, 1)
-    path = tmp_path / "sp.yaml"
-    path.write_text(text)
-    return path, text
+    return write_variant(SP_TEXT, tmp_path, old, new, "sp.yaml")
 
 
-def load_error(path: Path) -> str:
-    with pytest.raises(ConfigError) as info:
-        load_sram_config(str(path))
-    msg = str(info.value)
-    assert "\n" not in msg
-    return msg
+def load_error(path: Path | str) -> str:
+    return one_line_error(load_sram_config, path)
 
 
 def test_fixture_resolves_to_integers():
