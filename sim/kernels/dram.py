@@ -11,16 +11,21 @@ Where the speed comes from (results are bit-identical to sim/reference/dram.py):
 * the move step keeps per-queue counts of waiting transactions, so it only scans the
   read/write queue when a move is certain;
 * bank_queues with per-bank queues and open pages (the presets' structure) keep each
-  queue's issue candidates and exact wake-up time, re-examining a queue in O(1);
-* ready times live in one array (rdy) and the hottest helper is written out inline:
-  numba adds atomic reference-count updates for every array argument of an inlined
-  helper call.
+  queue's issue candidates and exact wake-up time, re-examining a queue in O(1), and
+  (up to 64 queues) find the queues due for a look with a bitmask walked in round-robin
+  order;
+* ready times live in one array (rdy), and the hot loop calls no helper that takes an
+  array: numba adds atomic reference-count updates for every array argument of an
+  inlined helper call. Integer min/max go through _min/_max (the builtins compile to an
+  out-of-line call per use);
+* the timing table is unrolled per (command, bank) into one flat update list.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 # command codes (sim.memory.commands)
 ACT, PRE, RD, WR, REF = 0, 1, 2, 3, 4
@@ -51,6 +56,24 @@ PAGE_OPEN, PAGE_CLOSED = 0, 1
 REFRESH_NONE, REFRESH_STAGGERED, REFRESH_ALL_BANK = 0, 1, 2
 
 NEVER = np.int64(1) << np.int64(62)
+
+# Scalar min / max. numba lowers the builtins min() and max() on integers to an
+# out-of-line call per use (a measurable cost in the hot loop); these inline to a compare
+# and a conditional move. Scalar arguments only: no reference counting.
+@njit(cache=True, inline="always")
+def _max(a, b):
+    return a if a > b else b
+
+
+@njit(cache=True, inline="always")
+def _min(a, b):
+    return a if a < b else b
+
+
+@njit(cache=True, inline="always")
+def _max3(a, b, c):
+    x = a if a > b else b
+    return x if x > c else c
 
 
 @njit(cache=True, inline="always")
@@ -92,81 +115,6 @@ def _cmd_ready(cmd, rdy, ch, b, gi, ri):
     if v > t:
         t = v
     return t
-
-
-@njit(cache=True, inline="always")
-def _queue_candidates(ch, q, bq, bq_n, a_row, a_write, open_row, hit_count, CAP, qc):
-    """Per-bank open-page queue q: which entries can ever issue, given the bank state.
-
-    Every entry of a per-bank queue targets the same bank, so the scan order reduces to
-    four candidates: ACT by the head (bank closed; every entry needs the same ACT), PRE by
-    the head (a PRE behind an entry of the same bank is never allowed, and the head's waits
-    while a queued entry hits the open row and the row is under its hit cap), and the
-    first row-hit read and first row-hit write. The candidates only change when the bank
-    issues or a transaction enters the queue.
-    """
-    qc[ch, q, QC_ACT] = 0
-    qc[ch, q, QC_PRE] = 0
-    qc[ch, q, QC_RD] = -1
-    qc[ch, q, QC_WR] = -1
-    nq = bq_n[ch, q]
-    if nq == 0:
-        return
-    orow = open_row[ch, q]
-    if orow == -1:
-        qc[ch, q, QC_ACT] = 1
-        return
-    any_hit = False
-    for i in range(nq):
-        a = bq[ch, q, i]
-        if a_row[a] == orow:
-            any_hit = True
-            if a_write[a]:
-                if qc[ch, q, QC_WR] < 0:
-                    qc[ch, q, QC_WR] = i
-            elif qc[ch, q, QC_RD] < 0:
-                qc[ch, q, QC_RD] = i
-    head = bq[ch, q, 0]
-    if a_row[head] != orow and not (any_hit and hit_count[ch, q] < CAP):
-        qc[ch, q, QC_PRE] = 1
-
-
-@njit(cache=True, inline="always")
-def _queue_pick(ch, q, t, gi, ri, qc, rdy):
-    """Per-bank open-page queue q at clock t: (position, command) of the entry that the
-    in-order scan would issue (position -1: none), and the earliest ready time among the
-    candidates that are not ready (the queue's exact wake-up time as of now)."""
-    pos = np.int64(-1)
-    cmd = np.int64(-1)
-    mn = NEVER
-    if qc[ch, q, QC_ACT]:
-        rt = _cmd_ready(ACT, rdy, ch, q, gi, ri)
-        if rt <= t:
-            return np.int64(0), np.int64(ACT), mn
-        return pos, cmd, rt
-    if qc[ch, q, QC_PRE]:
-        rt = rdy[ch, q, E_PRE_ROW]
-        if rt <= t:
-            return np.int64(0), np.int64(PRE), mn
-        mn = rt
-    i = qc[ch, q, QC_RD]
-    if i >= 0:
-        rt = _cmd_ready(RD, rdy, ch, q, gi, ri)
-        if rt <= t:
-            pos = i
-            cmd = np.int64(RD)
-        elif rt < mn:
-            mn = rt
-    i = qc[ch, q, QC_WR]
-    if i >= 0:
-        rt = _cmd_ready(WR, rdy, ch, q, gi, ri)
-        if rt <= t:
-            if pos < 0 or i < pos:
-                pos = i
-                cmd = np.int64(WR)
-        elif rt < mn:
-            mn = rt
-    return pos, cmd, mn
 
 
 @njit(cache=True)
@@ -221,21 +169,72 @@ def run_dram(params, sp_n, sp_e, sp_lat,
     rdy = np.zeros((nch, nb + ng + ranks, N_RDY), np.int64)
     rdy[:, R0:, E_FAW] = -NEVER + FAW  # (no ACT yet)
     ref_rdy = np.zeros((nch, ranks), np.int64)
+    # The sparse timing table unrolled per (command, issuing bank) into one list of
+    # (rdy row, entry, gap): the bank itself (scope 0), the other banks of its bank group
+    # (1), the other bank groups of its rank (2), the other ranks on its data bus (3). Slot
+    # k has the same entry and gap for every bank; only the row differs. No (row, entry)
+    # pair repeats, so applying them as running maxima in any order is the table's effect.
+    n_upd = 0
+    for x in range(4):
+        c = sp_n[0, x] + (bpg - 1) * sp_n[1, x] + (bgs - 1) * sp_n[2, x] + (RPP - 1) * sp_n[3, x]
+        if c > n_upd:
+            n_upd = c
+    upd_n = np.zeros(4, np.int64)
+    upd_e = np.zeros((4, max(n_upd, 1)), np.int64)
+    upd_lat = np.zeros((4, max(n_upd, 1)), np.int64)
+    upd_row = np.zeros((4, nb, max(n_upd, 1)), np.int32)
+    for x in range(4):
+        for b in range(nb):
+            g = b // bpg
+            r = b // (bgs * bpg)
+            k = 0
+            for j in range(sp_n[0, x]):
+                upd_row[x, b, k] = b
+                upd_e[x, k] = sp_e[0, x, j]
+                upd_lat[x, k] = sp_lat[0, x, j]
+                k += 1
+            for bb in range(g * bpg, (g + 1) * bpg):
+                if bb != b:
+                    for j in range(sp_n[1, x]):
+                        upd_row[x, b, k] = bb
+                        upd_e[x, k] = sp_e[1, x, j]
+                        upd_lat[x, k] = sp_lat[1, x, j]
+                        k += 1
+            for gg in range(r * bgs, (r + 1) * bgs):
+                if gg != g:
+                    for j in range(sp_n[2, x]):
+                        upd_row[x, b, k] = G0 + gg
+                        upd_e[x, k] = sp_e[2, x, j]
+                        upd_lat[x, k] = sp_lat[2, x, j]
+                        k += 1
+            # other ranks sharing this rank's data bus (pseudo-channels do not)
+            for rx in range((r // RPP) * RPP, (r // RPP + 1) * RPP):
+                if rx != r:
+                    for j in range(sp_n[3, x]):
+                        upd_row[x, b, k] = R0 + rx
+                        upd_e[x, k] = sp_e[3, x, j]
+                        upd_lat[x, k] = sp_lat[3, x, j]
+                        k += 1
+            upd_n[x] = k
     act_win = np.full((nch, ranks, 4), -NEVER, np.int64)  # last four ACTs, oldest at act_ptr
     act_ptr = np.zeros((nch, ranks), np.int64)
     per_bank = params[P_QUEUES] == QUEUES_PER_BANK
     nqueues = nb if per_bank else ranks
     bank_wake = np.zeros((nch, nqueues), np.int64)  # lower bound on when a command queue can act
     close_any = np.zeros((nch, nqueues), np.bool_)  # closed page: some bank of the queue may close
+    # bank group (within the channel) and rank of each bank: a lookup, not a division
+    bank_group = np.arange(nb) // bpg
+    bank_rank = np.arange(nb) // (bgs * bpg)
     queue_rank = np.zeros(nqueues, np.int64)
     queue_group = np.zeros(nqueues, np.int64)  # per-bank queues: bank group within the channel
     for q in range(nqueues):
         queue_rank[q] = q // (bgs * bpg) if per_bank else q
         queue_group[q] = q // bpg if per_bank else -1
     # Fast path (bank_queues, per-bank queues, open page): each queue keeps its issue
-    # candidates (see _queue_candidates) and an exact wake-up time as of its last change,
-    # so a queue is re-examined without scanning its entries.
+    # candidates (see "refresh the queues that changed" below) and an exact wake-up time
+    # as of its last change, so a queue is re-examined without scanning its entries.
     fastq = structure == STRUCT_BANK_QUEUES and per_bank and page == PAGE_OPEN
+    use_mask = fastq and nqueues <= 64  # due queues as a uint64 bitmask in the scan
     qc = np.zeros((nch, nqueues, 4), np.int64)
     qc[:, :, QC_RD] = -1
     qc[:, :, QC_WR] = -1
@@ -325,6 +324,10 @@ def run_dram(params, sp_n, sp_e, sp_lat,
             iqueue = -1  # 0 bank queue, 1 read buffer, 2 write buffer, 3 active buffer
             in_ref_rank = -1
             ch_wake = NEVER
+            fix0 = -1  # fast path: queues whose candidates / wake-up time must be refreshed
+            scan_lb = np.int64(-1)  # mask scan that issued: lower bound on the other queues' wakes
+            fix1 = -1
+            full1 = False
 
             if select and structure == STRUCT_FR_FCFS:
                 best = -1
@@ -387,31 +390,62 @@ def run_dram(params, sp_n, sp_e, sp_lat,
 
             if select and not issued and structure == STRUCT_BANK_QUEUES:
                 q = rr[ch]
+                hi = np.uint64(0)
+                lo = np.uint64(0)
+                if use_mask:
+                    # queues whose wake-up time has come, as a bitmask (a branch-free pass
+                    # the compiler vectorises); the others only bound the channel's wake
+                    m = np.uint64(0)
+                    cw = NEVER
+                    for qq in range(nqueues):
+                        w = bank_wake[ch, qq]
+                        due = w <= t
+                        m |= np.uint64(due) << np.uint64(qq)
+                        cw = _min(cw, NEVER if due else w)
+                    ch_wake = _min(ch_wake, cw)
+                    # round-robin order: queues after rr first (hi), then from queue 0 (lo)
+                    s0 = q + 1
+                    if s0 == nqueues:
+                        s0 = 0
+                    below = (np.uint64(1) << np.uint64(s0)) - np.uint64(1)
+                    hi = m & ~below
+                    lo = m & below
                 for _k in range(nqueues):
-                    q += 1  # round robin without a runtime division
-                    if q == nqueues:
-                        q = 0
-                    if bank_wake[ch, q] > t:
-                        if bank_wake[ch, q] < ch_wake:
-                            ch_wake = bank_wake[ch, q]
+                    if use_mask:
+                        if hi != 0:
+                            q = np.int64(trailing_zeros(hi))
+                            hi &= hi - np.uint64(1)
+                        elif lo != 0:
+                            q = np.int64(trailing_zeros(lo))
+                            lo &= lo - np.uint64(1)
+                        else:
+                            break
+                    else:
+                        q += 1  # round robin without a runtime division
+                        if q == nqueues:
+                            q = 0
+                        if bank_wake[ch, q] > t:
+                            if bank_wake[ch, q] < ch_wake:
+                                ch_wake = bank_wake[ch, q]
+                            continue
+                    # (fast path: an empty queue's wake-up time is NEVER, so it is never due)
+                    if not fastq and bq_n[ch, q] == 0 and not (page == PAGE_CLOSED and close_any[ch, q]):
                         continue
-                    if bq_n[ch, q] == 0 and not (page == PAGE_CLOSED and close_any[ch, q]):
-                        continue
-                    if queue_rank[q] == in_ref_rank:
+                    if in_ref_rank >= 0 and queue_rank[q] == in_ref_rank:
                         continue
                     if fastq:
-                        # _queue_pick(ch, q, t, ...) written out: an inlined helper with
-                        # array arguments costs atomic reference-count updates per call
+                        # the queue's candidates at clock t: the first ready one in queue
+                        # order issues, else the earliest ready time is the exact wake-up
                         gi = G0 + queue_group[q]
                         ri = R0 + queue_rank[q]
                         pos = -1
                         cmd = -1
                         mn = NEVER
                         if qc[ch, q, QC_ACT]:
-                            rt = max(rdy[ch, q, E_ACT_ROW], rdy[ch, gi, E_ACT_ROW], rdy[ch, ri, E_ACT_ROW],
-                                     rdy[ch, q, E_ACT_WIN], rdy[ch, gi, E_ACT_WIN], rdy[ch, ri, E_ACT_WIN],
-                                     rdy[ch, q, E_ACT_REF], rdy[ch, gi, E_ACT_REF], rdy[ch, ri, E_ACT_REF],
-                                     rdy[ch, ri, E_FAW])
+                            rt = _max(_max3(_max3(rdy[ch, q, E_ACT_ROW], rdy[ch, gi, E_ACT_ROW], rdy[ch, ri, E_ACT_ROW]),
+                                            _max3(rdy[ch, q, E_ACT_WIN], rdy[ch, gi, E_ACT_WIN], rdy[ch, ri, E_ACT_WIN]),
+                                            _max3(rdy[ch, q, E_ACT_REF], rdy[ch, gi, E_ACT_REF], rdy[ch, ri, E_ACT_REF])),
+                                      rdy[ch, ri, E_FAW])
                             if rt <= t:
                                 pos = 0
                                 cmd = ACT
@@ -427,9 +461,9 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                                     mn = rt
                             i = qc[ch, q, QC_RD]
                             if pos != 0 and i >= 0:
-                                rt = max(rdy[ch, q, E_RD_ROW], rdy[ch, gi, E_RD_ROW], rdy[ch, ri, E_RD_ROW],
-                                         rdy[ch, q, E_RD_BUS], rdy[ch, gi, E_RD_BUS], rdy[ch, ri, E_RD_BUS],
-                                         rdy[ch, q, E_RD_TURN], rdy[ch, gi, E_RD_TURN], rdy[ch, ri, E_RD_TURN])
+                                rt = _max3(_max3(rdy[ch, q, E_RD_ROW], rdy[ch, gi, E_RD_ROW], rdy[ch, ri, E_RD_ROW]),
+                                           _max3(rdy[ch, q, E_RD_BUS], rdy[ch, gi, E_RD_BUS], rdy[ch, ri, E_RD_BUS]),
+                                           _max3(rdy[ch, q, E_RD_TURN], rdy[ch, gi, E_RD_TURN], rdy[ch, ri, E_RD_TURN]))
                                 if rt <= t:
                                     pos = i
                                     cmd = RD
@@ -437,9 +471,9 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                                     mn = rt
                             i = qc[ch, q, QC_WR]
                             if pos != 0 and i >= 0:
-                                rt = max(rdy[ch, q, E_WR_ROW], rdy[ch, gi, E_WR_ROW], rdy[ch, ri, E_WR_ROW],
-                                         rdy[ch, q, E_WR_BUS], rdy[ch, gi, E_WR_BUS], rdy[ch, ri, E_WR_BUS],
-                                         rdy[ch, q, E_WR_TURN], rdy[ch, gi, E_WR_TURN], rdy[ch, ri, E_WR_TURN])
+                                rt = _max3(_max3(rdy[ch, q, E_WR_ROW], rdy[ch, gi, E_WR_ROW], rdy[ch, ri, E_WR_ROW]),
+                                           _max3(rdy[ch, q, E_WR_BUS], rdy[ch, gi, E_WR_BUS], rdy[ch, ri, E_WR_BUS]),
+                                           _max3(rdy[ch, q, E_WR_TURN], rdy[ch, gi, E_WR_TURN], rdy[ch, ri, E_WR_TURN]))
                                 if rt <= t:
                                     if pos < 0 or i < pos:
                                         pos = i
@@ -453,6 +487,10 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                             ipos = pos
                             iqueue = 0
                             rr[ch] = q
+                            if use_mask:
+                                # queues not yet visited are due (wake <= t); the rest
+                                # are bounded by ch_wake
+                                scan_lb = t if (hi | lo) != 0 else ch_wake
                             break
                         bank_wake[ch, q] = mn
                         if mn < ch_wake:
@@ -654,20 +692,21 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                     if icmd == REF:
                         r = refq[ch, ref_head[ch]]
                     else:
-                        r = ib // (bgs * bpg)
+                        r = bank_rank[ib]
                         irow = open_row[ch, ib]
-                g = ib // bpg if ib >= 0 else -1
+                g = bank_group[ib] if ib >= 0 else -1
                 # latency attribution for the access's own command (reads only)
                 if ia >= 0:
                     if not a_write[ia]:
                         cur = milestone[ia]
+                        # (_ready written out: no reference counting in the hot loop)
+                        gi = G0 + g
+                        ri = R0 + r
                         if icmd == ACT:
-                            r_row = _ready(rdy, ch, ib, G0 + g, R0 + r, E_ACT_ROW)
-                            r_ref = _ready(rdy, ch, ib, G0 + g, R0 + r, E_ACT_REF)
-                            r_win = _ready(rdy, ch, ib, G0 + g, R0 + r, E_ACT_WIN)
-                            fw = rdy[ch, R0 + r, E_FAW]
-                            if fw > r_win:
-                                r_win = fw
+                            r_row = _max3(rdy[ch, ib, E_ACT_ROW], rdy[ch, gi, E_ACT_ROW], rdy[ch, ri, E_ACT_ROW])
+                            r_ref = _max3(rdy[ch, ib, E_ACT_REF], rdy[ch, gi, E_ACT_REF], rdy[ch, ri, E_ACT_REF])
+                            r_win = _max(_max3(rdy[ch, ib, E_ACT_WIN], rdy[ch, gi, E_ACT_WIN], rdy[ch, ri, E_ACT_WIN]),
+                                         rdy[ch, ri, E_FAW])
                             r_turn = np.int64(0)
                         elif icmd == PRE:
                             r_row = rdy[ch, ib, E_PRE_ROW]
@@ -675,24 +714,24 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                             r_win = np.int64(0)
                             r_turn = np.int64(0)
                         else:
-                            r_row = _ready(rdy, ch, ib, G0 + g, R0 + r, E_RD_ROW)
+                            r_row = _max3(rdy[ch, ib, E_RD_ROW], rdy[ch, gi, E_RD_ROW], rdy[ch, ri, E_RD_ROW])
                             r_ref = np.int64(0)
                             r_win = np.int64(0)
-                            r_turn = _ready(rdy, ch, ib, G0 + g, R0 + r, E_RD_TURN)
+                            r_turn = _max3(rdy[ch, ib, E_RD_TURN], rdy[ch, gi, E_RD_TURN], rdy[ch, ri, E_RD_TURN])
                         if r_row > cur:
-                            d = min(r_row, t) - cur
+                            d = _min(r_row, t) - cur
                             bd_sum[B_ROW] += d
                             cur += d
                         if r_ref > cur:
-                            d = min(r_ref, t) - cur
+                            d = _min(r_ref, t) - cur
                             bd_sum[B_REFRESH] += d
                             cur += d
                         if r_win > cur:
-                            d = min(r_win, t) - cur
+                            d = _min(r_win, t) - cur
                             bd_sum[B_WINDOW] += d
                             cur += d
                         if r_turn > cur:
-                            d = min(r_turn, t) - cur
+                            d = _min(r_turn, t) - cur
                             bd_sum[B_TURN] += d
                             cur += d
                         bd_sum[B_QUEUED] += t - cur
@@ -730,42 +769,14 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                     ref_head[ch] = (ref_head[ch] + 1) % (4 * ranks)
                     ref_cnt[ch] -= 1
                 else:
-                    for k in range(sp_n[0, icmd]):
-                        e = sp_e[0, icmd, k]
-                        v = t + sp_lat[0, icmd, k]
-                        if rdy[ch, ib, e] < v:
-                            rdy[ch, ib, e] = v
-                    if sp_n[1, icmd] > 0:
-                        g0 = g * bpg
-                        for bb in range(g0, g0 + bpg):
-                            if bb == ib:
-                                continue
-                            for k in range(sp_n[1, icmd]):
-                                e = sp_e[1, icmd, k]
-                                v = t + sp_lat[1, icmd, k]
-                                if rdy[ch, bb, e] < v:
-                                    rdy[ch, bb, e] = v
-                    if sp_n[2, icmd] > 0:
-                        r0 = r * bgs
-                        for gg in range(r0, r0 + bgs):
-                            if gg == g:
-                                continue
-                            for k in range(sp_n[2, icmd]):
-                                e = sp_e[2, icmd, k]
-                                v = t + sp_lat[2, icmd, k]
-                                if rdy[ch, G0 + gg, e] < v:
-                                    rdy[ch, G0 + gg, e] = v
-                    if sp_n[3, icmd] > 0:
-                        # other ranks sharing this rank's data bus (pseudo-channels do not)
-                        r0 = (r // RPP) * RPP
-                        for rx in range(r0, r0 + RPP):
-                            if rx == r:
-                                continue
-                            for k in range(sp_n[3, icmd]):
-                                e = sp_e[3, icmd, k]
-                                v = t + sp_lat[3, icmd, k]
-                                if rdy[ch, R0 + rx, e] < v:
-                                    rdy[ch, R0 + rx, e] = v
+                    # one flat list per (command, bank), built at the start: a single loop
+                    # whose length depends only on the command (few mispredicted exits)
+                    for k in range(upd_n[icmd]):
+                        row = upd_row[icmd, ib, k]
+                        e = upd_e[icmd, k]
+                        v = t + upd_lat[icmd, k]
+                        x = rdy[ch, row, e]
+                        rdy[ch, row, e] = _max(v, x)
                     bank_wake[ch, ib if per_bank else r] = 0
                     # bank state
                     if icmd == ACT:
@@ -842,20 +853,9 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                         aq[ch, aq_n[ch]] = ia
                         aq_n[ch] += 1
                 if fastq and icmd != REF:
-                    # the bank's queue changed: new candidates and exact wake-up time; every
-                    # other queue's wake stays a lower bound (ready times only grow)
-                    _queue_candidates(ch, ib, bq, bq_n, a_row, a_write, open_row, hit_count, CAP, qc)
-                    pos, cmd, mn = _queue_pick(ch, ib, np.int64(-1), G0 + g, R0 + r, qc, rdy)
-                    bank_wake[ch, ib] = mn
-                    nx = t + 1
-                    if ref_cnt[ch] == 0:  # (a pending refresh re-examines every clock)
-                        mn = bank_wake[ch, 0]
-                        for qq in range(1, nqueues):
-                            if bank_wake[ch, qq] < mn:
-                                mn = bank_wake[ch, qq]
-                        if mn > nx:
-                            nx = mn
-                    ch_next[ch] = nx
+                    # the bank's queue changed: new candidates and exact wake-up time, done
+                    # below (after the move step, which may change the same queue)
+                    fix0 = ib
 
             # ---------------- move one transaction to its bank queue ----------------
             if structure == STRUCT_BANK_QUEUES:
@@ -903,30 +903,117 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                     bq_total[ch] += 1
                     wake = t + 1  # another transaction may follow next clock
                     if fastq:
-                        # the new entry may add a candidate; the others are unchanged
-                        orow = open_row[ch, b]
-                        if p == 0:
-                            _queue_candidates(ch, b, bq, bq_n, a_row, a_write, open_row,
-                                              hit_count, CAP, qc)
-                        elif orow != -1 and a_row[a] == orow:
-                            if a_write[a]:
-                                if qc[ch, b, QC_WR] < 0:
-                                    qc[ch, b, QC_WR] = p
-                            elif qc[ch, b, QC_RD] < 0:
-                                qc[ch, b, QC_RD] = p
-                            if hit_count[ch, b] < CAP:
-                                qc[ch, b, QC_PRE] = 0
-                        pos, cmd, mn = _queue_pick(ch, b, np.int64(-1), G0 + queue_group[b],
-                                                   R0 + queue_rank[b], qc, rdy)
-                        bank_wake[ch, b] = mn
-                        if mn <= t:
-                            mn = t + 1
-                        if mn < ch_next[ch]:
-                            ch_next[ch] = mn
+                        fix1 = b
+                        if p == 0 or b == fix0:
+                            full1 = True  # candidates from scratch, below
+                        else:
+                            # the new entry may add a candidate; the others are unchanged
+                            orow = open_row[ch, b]
+                            if orow != -1 and a_row[a] == orow:
+                                if a_write[a]:
+                                    if qc[ch, b, QC_WR] < 0:
+                                        qc[ch, b, QC_WR] = p
+                                elif qc[ch, b, QC_RD] < 0:
+                                    qc[ch, b, QC_RD] = p
+                                if hit_count[ch, b] < CAP:
+                                    qc[ch, b, QC_PRE] = 0
                     else:
                         bank_wake[ch, b] = 0
                         if ch_next[ch] > t + 1:
                             ch_next[ch] = t + 1
+            # ---------------- fast path: refresh the queues that changed ----------------
+            # fix0: the queue that issued, fix1: the queue a transaction moved into. Both
+            # get their exact wake-up time; every other queue's stays a lower bound (ready
+            # times only grow). Written out by hand rather than as helpers: numba adds atomic
+            # reference-count updates for array arguments of inlined helper calls.
+            if fix0 >= 0 or fix1 >= 0:
+                for fx in range(2):
+                    if fx == 0:
+                        q = fix0
+                        full = True
+                    else:
+                        q = fix1
+                        full = full1
+                        if q == fix0:
+                            continue
+                    if q < 0:
+                        continue
+                    nq = bq_n[ch, q]
+                    if full:
+                        # Every entry of a per-bank queue targets the same bank, so the scan
+                        # order reduces to four candidates: ACT by the head (bank closed;
+                        # every entry needs the same ACT), PRE by the head (a PRE behind an
+                        # entry of the same bank is never allowed, and the head's waits
+                        # while a queued entry hits the open row and the row is under its
+                        # hit cap), and the first row-hit read and first row-hit write. They
+                        # only change when the bank issues or a transaction enters the queue.
+                        c_act = 0
+                        c_pre = 0
+                        c_rd = -1
+                        c_wr = -1
+                        if nq > 0:
+                            orow = open_row[ch, q]
+                            if orow == -1:
+                                c_act = 1
+                            else:
+                                any_hit = False
+                                for i in range(nq):
+                                    a = bq[ch, q, i]
+                                    if a_row[a] == orow:
+                                        any_hit = True
+                                        if a_write[a]:
+                                            if c_wr < 0:
+                                                c_wr = i
+                                        elif c_rd < 0:
+                                            c_rd = i
+                                if a_row[bq[ch, q, 0]] != orow and not (any_hit and hit_count[ch, q] < CAP):
+                                    c_pre = 1
+                        qc[ch, q, QC_ACT] = c_act
+                        qc[ch, q, QC_PRE] = c_pre
+                        qc[ch, q, QC_RD] = c_rd
+                        qc[ch, q, QC_WR] = c_wr
+                    # exact wake-up time: the earliest ready time among the candidates
+                    gi = G0 + queue_group[q]
+                    ri = R0 + queue_rank[q]
+                    mn = NEVER
+                    if qc[ch, q, QC_ACT]:
+                        mn = _max(_max3(_max3(rdy[ch, q, E_ACT_ROW], rdy[ch, gi, E_ACT_ROW], rdy[ch, ri, E_ACT_ROW]),
+                                        _max3(rdy[ch, q, E_ACT_WIN], rdy[ch, gi, E_ACT_WIN], rdy[ch, ri, E_ACT_WIN]),
+                                        _max3(rdy[ch, q, E_ACT_REF], rdy[ch, gi, E_ACT_REF], rdy[ch, ri, E_ACT_REF])),
+                                  rdy[ch, ri, E_FAW])
+                    else:
+                        if qc[ch, q, QC_PRE]:
+                            mn = rdy[ch, q, E_PRE_ROW]
+                        if qc[ch, q, QC_RD] >= 0:
+                            mn = _min(mn, _max3(_max3(rdy[ch, q, E_RD_ROW], rdy[ch, gi, E_RD_ROW], rdy[ch, ri, E_RD_ROW]),
+                                                _max3(rdy[ch, q, E_RD_BUS], rdy[ch, gi, E_RD_BUS], rdy[ch, ri, E_RD_BUS]),
+                                                _max3(rdy[ch, q, E_RD_TURN], rdy[ch, gi, E_RD_TURN], rdy[ch, ri, E_RD_TURN])))
+                        if qc[ch, q, QC_WR] >= 0:
+                            mn = _min(mn, _max3(_max3(rdy[ch, q, E_WR_ROW], rdy[ch, gi, E_WR_ROW], rdy[ch, ri, E_WR_ROW]),
+                                                _max3(rdy[ch, q, E_WR_BUS], rdy[ch, gi, E_WR_BUS], rdy[ch, ri, E_WR_BUS]),
+                                                _max3(rdy[ch, q, E_WR_TURN], rdy[ch, gi, E_WR_TURN], rdy[ch, ri, E_WR_TURN])))
+                    bank_wake[ch, q] = mn
+                if fix0 >= 0:
+                    # after an issue: the earliest wake-up of any queue (a pending refresh
+                    # re-examines every clock)
+                    nx = t + 1
+                    if ref_cnt[ch] == 0:
+                        if scan_lb >= 0:
+                            # the mask scan already bounded every queue but these two
+                            mn = _min(scan_lb, bank_wake[ch, fix0])
+                            if fix1 >= 0:
+                                mn = _min(mn, bank_wake[ch, fix1])
+                        else:
+                            mn = NEVER
+                            for qq in range(nqueues):
+                                mn = _min(mn, bank_wake[ch, qq])
+                        if mn > nx:
+                            nx = mn
+                    ch_next[ch] = nx
+                else:
+                    mn = _max(bank_wake[ch, fix1], t + 1)
+                    if mn < ch_next[ch]:
+                        ch_next[ch] = mn
             if ch_next[ch] < wake:
                 wake = ch_next[ch]
 
