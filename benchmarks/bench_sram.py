@@ -10,8 +10,9 @@ import time
 
 import numpy as np
 
+from sim.config.sram import load_sram_config
 from sim.memory.sram import ATOMIC_ADD, ATOMIC_CAS, READ, WRITE, make_requests, simulate_sram
-from sim.memory.sram_config import AtomicUnitConfig, SramConfig
+from sim.memory.sram_config import SramConfig
 
 
 def random_stream(n: int, cfg: SramConfig, seed: int = 0) -> np.ndarray:
@@ -31,17 +32,7 @@ def random_stream(n: int, cfg: SramConfig, seed: int = 0) -> np.ndarray:
 
 def main(argv: list[str]) -> None:
     n = int(argv[0]) if argv and argv[0].isdigit() else 200_000
-    cfg = SramConfig(
-        name="bench",
-        size_bytes=1 << 20,
-        banks=16,
-        bank_interleave_bytes=64,
-        clock_ps=1000,
-        latency=2,
-        bytes_per_clock_per_port=16,
-        ports_per_bank=2,
-        atomic=AtomicUnitConfig(latency=4, ops_per_clock=2),
-    )
+    cfg = load_sram_config("piuma_scratchpad")
     req = random_stream(n, cfg)
     simulate_sram(cfg, req[:100])  # JIT compile / cache load
     t0 = time.perf_counter()

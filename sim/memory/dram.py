@@ -110,9 +110,6 @@ class DramResult:
     request_is_write: np.ndarray
     summary: dict = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
-        return self.summary
-
 
 _FIELD_CODE = {"ch": A.F_CH, "pc": A.F_PC, "ra": A.F_RA, "bg": A.F_BG, "ba": A.F_BA,
                "ro": A.F_RO, "co": A.F_CO}
@@ -140,17 +137,19 @@ def make_accesses(cfg: DramConfig, addr: np.ndarray, is_write: np.ndarray, arriv
             f"{cfg.capacity_bytes} B capacity of {cfg.name} (use --wrap to fold addresses)"
         )
     controller, channel, rank, bankgroup, bank, row = outs
-    req = np.arange(n, dtype=np.int64) if per == 1 else np.repeat(np.arange(n, dtype=np.int64), per)
+    def spread(x: np.ndarray) -> np.ndarray:  # one value per access; no copy when per == 1
+        return x if per == 1 else np.repeat(x, per)
+
     return Accesses(
-        request=req,
+        request=spread(np.arange(n, dtype=np.int64)),
         controller=controller,
         channel=channel,
         rank=rank,
         bankgroup=bankgroup,
         bank=bank,
         row=row,
-        is_write=np.repeat(np.asarray(is_write, np.bool_), per),
-        arrival=np.repeat(np.asarray(arrival, np.int64), per),
+        is_write=spread(np.asarray(is_write, np.bool_)),
+        arrival=spread(np.asarray(arrival, np.int64)),
     )
 
 
