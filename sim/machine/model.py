@@ -99,7 +99,8 @@ Scratchpad (per core; the sim/memory/sram.py bank and atomic-unit rules, request
 
 DMA engine (per core, a pipeline of ``dma_slots`` slot-threads)
     Jobs queue FIFO. Each element (count elements of size bytes; source address advances by
-    stride, destination by stride2) is cut into chunks of at most dma_chunk_bytes. An idle
+    stride, destination by stride2) is cut into chunks of at most dma_chunk_bytes, also cut
+    where a DRAM source or destination address crosses an interleave boundary. An idle
     slot takes the next chunk; it issues a read of the chunk from the source (blocking, like
     a LOAD with FLAG_BYPASS issued by the core), then when the data is back a write to the
     destination (blocking until its acknowledgement: a response of header_bytes). A job
@@ -113,15 +114,18 @@ Stall accounting (per thread, picoseconds; STALL_NAMES order)
     COMPUTE: compute += dn - t - cycle. Blocking LOAD/ATOMIC: network += request transit
     (arrival at the target - send) + response transit (delivery - serve end); the rest of
     dn - t - cycle goes to the op's category: atomic for any ATOMIC, else cache for an L1
-    hit, dram (L1 misses too), scratchpad (local or remote) or host. WAIT: dma_wait;
-    BARRIER: barrier. So for every thread: (ops issued + COMPUTE's extra slots) * cycle +
-    sum of its stalls = its done time.
+    hit, dram (L1 misses too), scratchpad (local or remote) or host (network is capped at
+    dn - t - cycle, the category gets the rest). WAIT: dma_wait; BARRIER: barrier. A done
+    time is aligned up to the core clock and never before t + cycle. So for every thread:
+    ops issued * cycle + sum of its stalls = its done time.
 
 Errors (MachineError, a UserError: "stream S op I: reason"; both implementations raise the
     same message): unknown op or space, PIM (not modelled yet), size <= 0, a scratchpad
     access outside [0, sp_size), a remote core that does not exist, a DRAM address outside
     [0, controllers * channel capacity), a host address < 0, a DMA source in a remote
-    scratchpad, handle outside [0, max_handles), WAIT on a handle never issued, a stream
+    scratchpad, handle outside [0, max_handles), WAIT on a handle never issued, a DMA
+    reusing a handle whose job is still running, a DRAM LOAD/STORE/ATOMIC crossing an
+    interleave boundary (DMA chunks are cut there instead), a stream
     ending while a barrier of its scope waits for it, mismatched barrier ids in one
     barrier, more streams than threads, and a calendar reservation beyond calendar_slots
     / 2 clocks after the current event ("calendar horizon exceeded").

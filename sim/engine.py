@@ -1,0 +1,276 @@
+"""Runs op streams on a machine: the control plane around the numba data plane.
+
+``run_machine(spec, source)`` lays out the kernel's state arrays, feeds every thread's
+ops in chunks (so memory stays bounded however long the streams are), calls the kernel
+until it reports done, and turns kernel errors into one-line MachineErrors. The same call
+with ``engine="reference"`` runs the SimPy specification instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.kernels import machine as K
+from sim.machine.errors import MachineError
+from sim.machine.model import MachineSpec
+from sim.machine.stats import N_STALL, MachineStats, n_links
+from workloads.ops import OP_DTYPE, OpSource
+
+DEFAULT_CHUNK = 512
+ENGINES = ("fast", "reference")
+
+ERROR_TEXT = {
+    K.E_OP: "unknown op code, memory space or barrier scope",
+    K.E_PIM: "PIM ops are not modelled yet",
+    K.E_SIZE: "size (or DMA count) must be positive",
+    K.E_SP_RANGE: "scratchpad address outside [0, scratchpad size)",
+    K.E_CORE: "remote core does not exist",
+    K.E_DRAM_RANGE: "DRAM address outside the machine's capacity",
+    K.E_HOST_RANGE: "host address is negative",
+    K.E_DMA_SRC: "a DMA source cannot be a remote scratchpad",
+    K.E_HANDLE: "DMA handle outside [0, max_handles)",
+    K.E_WAIT_UNKNOWN: "WAIT on a DMA handle that was never issued",
+    K.E_HANDLE_BUSY: "DMA reuses a handle whose job is still running",
+    K.E_INTERLEAVE: "DRAM access crosses a controller interleave boundary",
+    K.E_BAR_ENDED: "barrier can never complete: a stream of its scope has ended",
+    K.E_BAR_ID: "barrier id differs from the one the other threads wait at",
+    K.E_HORIZON: "calendar horizon exceeded (raise network.calendar_slots)",
+    K.E_DEADLOCK: "deadlock: the thread waits for something that can never happen",
+}
+
+
+def _fields(spec: MachineSpec) -> dict[str, tuple[int, int]]:
+    """(shift, mask) of each DRAM address field within an access index."""
+    out = {f: (0, 0) for f in ("co", "bg", "ba", "ra", "ro")}
+    shift = 0
+    for name, bits in spec.dram_fields:
+        out[name] = (shift, (1 << bits) - 1)
+        shift += bits
+    out["_total"] = (shift, 0)
+    return out
+
+
+def pack_params(spec: MachineSpec, n_streams: int) -> np.ndarray:
+    f = _fields(spec)
+    l1_sets = spec.l1_size // (spec.l1_line * spec.l1_ways) if spec.l1_size > 0 else 0
+    vals = {
+        K.P_CYCLE: spec.cycle_ps, K.P_DIES: spec.dies, K.P_CPD: spec.cores_per_die,
+        K.P_MTP: spec.mtp, K.P_TPM: spec.threads_per_mtp, K.P_STP: spec.stp,
+        K.P_STP_SPEED: spec.stp_speedup, K.P_MAXPOST: spec.max_posted,
+        K.P_L1_SETS: l1_sets, K.P_L1_WAYS: spec.l1_ways, K.P_L1_LINE: spec.l1_line,
+        K.P_L1_LAT: spec.l1_latency, K.P_SP_SIZE: spec.sp_size, K.P_SP_BANKS: spec.sp_banks,
+        K.P_SP_IL: spec.sp_interleave, K.P_SP_CLK: spec.sp_clock_ps, K.P_SP_LAT: spec.sp_latency,
+        K.P_SP_BPC: spec.sp_bytes_per_clock, K.P_SP_PORTS: spec.sp_ports,
+        K.P_SP_ALAT: spec.sp_atomic_latency, K.P_SP_APC: spec.sp_atomic_per_clock,
+        K.P_MX: spec.mesh_x, K.P_MY: spec.mesh_y, K.P_HOP: spec.hop_latency,
+        K.P_LINKB: spec.link_bytes, K.P_HDR: spec.header_bytes, K.P_GW: spec.gateway_node,
+        K.P_DLAT: spec.die_link_latency, K.P_DLB: spec.die_link_bytes,
+        K.P_HOSTN: spec.host_node, K.P_HLAT: spec.host_link_latency,
+        K.P_HLB: spec.host_link_bytes, K.P_HMEM: spec.host_latency,
+        K.P_CAL: spec.calendar_slots, K.P_CPDIE: spec.controllers_per_die,
+        K.P_IL: spec.interleave_bytes, K.P_AB: spec.access_bytes, K.P_TCK: spec.tck_ps,
+        K.P_CLAT: spec.controller_latency, K.P_RANKS: spec.ranks, K.P_BGS: spec.bank_groups,
+        K.P_BPG: spec.banks_per_group, K.P_CL: spec.CL, K.P_CWL: spec.CWL, K.P_RCD: spec.RCD,
+        K.P_RP: spec.RP, K.P_RAS: spec.RAS, K.P_RTP: spec.RTP, K.P_WR: spec.WR,
+        K.P_CCDL: spec.CCD_L, K.P_RRD: spec.RRD_S, K.P_FAW: spec.FAW, K.P_BURST: spec.BURST,
+        K.P_AINT: spec.atomic_interval, K.P_ALAT: spec.atomic_latency,
+        K.P_DSLOTS: spec.dma_slots, K.P_DCHUNK: spec.dma_chunk_bytes,
+        K.P_HANDLES: spec.max_handles, K.P_BAR0: spec.barrier_latency[0],
+        K.P_BAR1: spec.barrier_latency[1], K.P_BAR2: spec.barrier_latency[2],
+        K.P_NSTREAMS: n_streams, K.P_CH_CAP: spec.access_bytes << f["_total"][0],
+        K.P_F_CO_S: f["co"][0], K.P_F_CO_M: f["co"][1], K.P_F_BG_S: f["bg"][0],
+        K.P_F_BG_M: f["bg"][1], K.P_F_BA_S: f["ba"][0], K.P_F_BA_M: f["ba"][1],
+        K.P_F_RA_S: f["ra"][0], K.P_F_RA_M: f["ra"][1], K.P_F_RO_S: f["ro"][0],
+        K.P_F_RO_M: f["ro"][1], K.P_NLINKS: n_links(spec), K.P_TL_BINS: spec.timeline_bins,
+    }
+    P = np.zeros(K.N_PARAMS, np.int64)
+    for k, v in vals.items():
+        P[k] = v
+    return P
+
+
+def channel_capacity(spec: MachineSpec) -> int:
+    return spec.access_bytes << _fields(spec)["_total"][0]
+
+
+class _FastRun:
+    """The kernel's state for one run, and the loop that feeds it."""
+
+    def __init__(self, spec: MachineSpec, source: OpSource, chunk: int):
+        self.spec, self.source, self.chunk = spec, source, chunk
+        ns = source.n_streams
+        T, C, M, D = spec.threads, spec.cores, spec.controllers, spec.dies
+        if ns > T:
+            raise MachineError(f"{ns} streams but the machine has {T} threads "
+                               f"({C} cores x {spec.threads_per_core})")
+        self.P = pack_params(spec, ns)
+        z = np.zeros
+        i64 = np.int64
+        self.S = z(K.N_SCALARS, i64)
+        self.S[K.S_TL_BIN] = spec.timeline_bin_ps
+        TH = z((T, K.N_TF), i64)
+        TH[:, K.T_WAITH] = -1
+        TH[:, K.T_BAR] = -1
+        self.TH = TH
+        self.STALL = z((T, N_STALL), i64)
+        self.TST = z((T, 2), i64)
+        self.POST = z((T, spec.max_posted), i64)
+        self.BUF = z((T, chunk, 11), i64)
+        n_pipes = C * spec.pipelines_per_core + C
+        PP = z((n_pipes, 3), i64)
+        PP[:, K.PP_NEXT] = K.NEVER
+        PP[:, K.PP_LAST] = -1
+        for p in range(C * spec.pipelines_per_core):
+            lp = p % spec.pipelines_per_core
+            PP[p, K.PP_LAST] = (spec.threads_per_mtp if lp < spec.mtp else 1) - 1
+        PP[C * spec.pipelines_per_core:, K.PP_LAST] = spec.dma_slots - 1
+        self.PP = PP
+        rq_cap = T * (1 + spec.max_posted) + C * spec.dma_slots + 16
+        heap_cap = 4 * n_pipes * (spec.threads_per_mtp + 2) + rq_cap + 1024
+        self.HT, self.HK, self.HP = z(heap_cap, i64), z(heap_cap, i64), z(heap_cap, i64)
+        self.RQ = z((rq_cap, K.N_RF), i64)
+        self.RQFREE = np.arange(rq_cap - 1, -1, -1, dtype=i64)
+        self.S[K.S_RQ_FREE_N] = rq_cap
+        L = n_links(spec)
+        words = spec.calendar_slots // 64
+        self.CAL = z((L, words), np.uint64)
+        self.LS = z((L, 3), i64)
+        self.DCAL = z((M, words), np.uint64)
+        nb = spec.banks_per_controller
+        BK = z((M * nb, 4), i64)
+        BK[:, 0] = -1
+        self.BK = BK
+        RK = z((M * spec.ranks, 6), i64)
+        RK[:, 0] = -K.NEVER
+        RK[:, 2:] = -K.NEVER
+        self.RK = RK
+        self.AU = z(M, i64)
+        self.DS = z((M, 6), i64)
+        self.TL = z((M, spec.timeline_bins), i64)
+        self.SPF = z(C * spec.sp_banks * spec.sp_ports, i64)
+        self.SPA = z((C, 2), i64)
+        self.SPA[:, 0] = -1
+        self.SPS = z((C, 4), i64)
+        sets = spec.l1_size // (spec.l1_line * spec.l1_ways) if spec.l1_size > 0 else 0
+        self.LT = np.full((C, max(sets, 1), spec.l1_ways), -1, i64)
+        self.LU = z((C, max(sets, 1), spec.l1_ways), i64)
+        self.LF = z((C, max(sets, 1), spec.l1_ways), i64)
+        self.LC = z(C, i64)
+        self.L1S = z((C, 2), i64)
+        self.CORE = z((C, 3), i64)
+        self.HS = z((D, 2), i64)
+        self.SL = z((C * spec.dma_slots, 7), i64)
+        jcap = spec.threads_per_core * spec.max_handles
+        self.JB = z((C * jcap, K.N_JF), i64)
+        self.JQ = z((C, 2), i64)
+        self.HD = z((T, spec.max_handles, 2), i64)
+        n_inst = C + D + 1
+        BAR = z((n_inst, 5), i64)
+        for s in range(ns):
+            c = s // spec.threads_per_core
+            BAR[c, 3] += 1
+            BAR[C + c // spec.cores_per_die, 3] += 1
+            BAR[C + D, 3] += 1
+        self.BAR = BAR
+        self.NODE = np.array(list(spec.core_nodes) * spec.dies
+                             + list(spec.controller_nodes), i64)
+        if len(spec.core_nodes) != spec.cores_per_die:
+            raise MachineError("core_nodes must list one node per core of a die")
+        self.REFILL = z(T, i64)
+        self.ops_total = 0
+
+    def _fill(self, th: int) -> None:
+        ops = self.source.next_chunk(th, self.chunk)
+        n = len(ops)
+        TH = self.TH
+        TH[th, K.T_POS] = 0
+        TH[th, K.T_LEN] = n
+        if n == 0:
+            TH[th, K.T_EOS] = 1
+            return
+        if ops.dtype != OP_DTYPE:
+            raise MachineError(f"op dtype {ops.dtype} is not the op-stream dtype", th, 0)
+        b = self.BUF[th]
+        for k, name in enumerate(("op", "space", "sub", "core", "size", "addr", "addr2",
+                                  "count", "stride", "stride2", "handle")):
+            b[:n, k] = ops[name]
+        self.ops_total += n
+
+    def run(self) -> MachineStats:
+        S, TH, spec = self.S, self.TH, self.spec
+        for s in range(self.source.n_streams):
+            TH[s, K.T_HAS] = 1
+            self._fill(s)
+            if TH[s, K.T_LEN] == 0:
+                TH[s, K.T_FIN] = 1
+                TH[s, K.T_HAS] = 0  # an empty stream takes no part in anything
+        # barrier participants are the threads with a non-empty stream
+        self.BAR[:, 3] = 0
+        C, D = spec.cores, spec.dies
+        for s in range(self.source.n_streams):
+            if TH[s, K.T_HAS]:
+                c = s // spec.threads_per_core
+                self.BAR[c, 3] += 1
+                self.BAR[C + c // spec.cores_per_die, 3] += 1
+                self.BAR[C + D, 3] += 1
+        # every core pipeline with a thread starts at time 0
+        ppc = spec.pipelines_per_core
+        for p in range(C * ppc):
+            c, lp = divmod(p, ppc)
+            if lp < spec.mtp:
+                ths = range(c * spec.threads_per_core + lp * spec.threads_per_mtp,
+                            c * spec.threads_per_core + (lp + 1) * spec.threads_per_mtp)
+            else:
+                ths = [c * spec.threads_per_core + spec.mtp * spec.threads_per_mtp + lp - spec.mtp]
+            if any(TH[t, K.T_HAS] for t in ths):
+                self.PP[p, K.PP_NEXT] = 0
+                K._push(self.HT, self.HK, self.HP, S, 0, (1 << 40) + p, p)
+        while True:
+            rc = K.run_machine(
+                self.P, S, TH, self.STALL, self.TST, self.POST, self.BUF, self.PP, self.HT,
+                self.HK, self.HP, self.RQ, self.RQFREE, self.CAL, self.LS, self.DCAL, self.BK,
+                self.RK, self.AU, self.DS, self.TL, self.SPF, self.SPA, self.SPS, self.LT,
+                self.LU, self.LF, self.LC, self.L1S, self.CORE, self.HS, self.SL, self.JB,
+                self.JQ, self.HD, self.BAR, self.NODE, self.REFILL)
+            if rc == K.RC_DONE:
+                break
+            if rc == K.RC_REFILL:
+                for k in range(S[K.S_NREFILL]):
+                    self._fill(int(self.REFILL[k]))
+                continue
+            th, opi = int(S[K.S_ERR_TH]), int(S[K.S_ERR_OP])
+            raise MachineError(ERROR_TEXT[-rc], th, max(opi, 0))
+        return self._stats()
+
+    def _stats(self) -> MachineStats:
+        spec, TH = self.spec, self.TH
+        done = np.where(TH[:, K.T_HAS] == 1, TH[:, K.T_DONE], -1)
+        return MachineStats(
+            end_ps=int(self.S[K.S_END]), thread_done_ps=done.astype(np.int64),
+            thread_ops=TH[:, K.T_OPS].copy(), core_issue_slots=self.CORE[:, 0].copy(),
+            stall_ps=self.STALL.copy(),
+            dram_bytes_read=self.DS[:, 0].copy(), dram_bytes_written=self.DS[:, 1].copy(),
+            dram_requests=self.DS[:, 2].copy(), dram_accesses=self.DS[:, 3].copy(),
+            dram_row_hits=self.DS[:, 4].copy(), dram_atomics=self.DS[:, 5].copy(),
+            sp_bytes_read=self.SPS[:, 0].copy(), sp_bytes_written=self.SPS[:, 1].copy(),
+            sp_requests=self.SPS[:, 2].copy(), sp_atomics=self.SPS[:, 3].copy(),
+            host_bytes_read=self.HS[:, 0].copy(), host_bytes_written=self.HS[:, 1].copy(),
+            link_packets=self.LS[:, 0].copy(), link_bytes=self.LS[:, 1].copy(),
+            link_busy_slots=self.LS[:, 2].copy(),
+            l1_hits=self.L1S[:, 0].copy(), l1_misses=self.L1S[:, 1].copy(),
+            dma_jobs=self.CORE[:, 1].copy(), dma_bytes=self.CORE[:, 2].copy(),
+            load_count=self.TST[:, 0].copy(), load_latency_ps=self.TST[:, 1].copy(),
+            timeline_bin_ps=int(self.S[K.S_TL_BIN]), dram_timeline=self.TL.copy(),
+        )
+
+
+def run_machine(spec: MachineSpec, source: OpSource, engine: str = "fast",
+                chunk: int = DEFAULT_CHUNK) -> MachineStats:
+    """Simulate every stream of ``source`` on ``spec``; MachineError on a bad stream."""
+    if engine == "reference":
+        from sim.reference.machine import run_reference
+
+        return run_reference(spec, source, chunk=chunk)
+    if engine != "fast":
+        raise MachineError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
+    return _FastRun(spec, source, chunk).run()

@@ -1,0 +1,343 @@
+"""Run an experiment's points in parallel and commit each one to the results store.
+
+    plan_experiment()  parse the YAML, expand the sweep, resolve every point through the engine
+                       (so a typo anywhere fails before anything runs) and hash each point
+    run_experiment()   skip the points already stored, run the rest in local processes
+                       (ProcessPoolExecutor) or on a Dask cluster, commit each as it finishes,
+                       then write results.csv (and, by default, the plots and report)
+
+The engine is a module with `resolve_point(hardware, overrides, workload, seed)` and
+`run_resolved(point)` (the contract in sim/point.py). Its dotted path is the one place that
+names it: `ENGINE`, replaced with set_engine() (tests use a fake). Workers receive the path
+string and import it themselves, so the choice carries across processes and machines.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from sim.config.errors import ConfigError
+from sim.errors import UserError
+from sim.experiment import Experiment, PointSpec, load_experiment
+from sim.results import (
+    CSV_NAME,
+    DB_NAME,
+    PlanRow,
+    ResultStore,
+    membound_version,
+    point_key,
+    to_json,
+    write_atomic,
+)
+
+ENGINE = "sim.point"
+_engine = ENGINE
+
+
+def set_engine(module: str | None) -> None:
+    """Use another engine module (dotted path; None restores sim.point)."""
+    global _engine
+    _engine = module or ENGINE
+
+
+def engine_name() -> str:
+    return _engine
+
+
+def load_engine(name: str | None = None) -> ModuleType:
+    name = name or _engine
+    try:
+        mod = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and name.startswith(exc.name):
+            raise UserError(f"the simulation engine '{name}' is not installed") from None
+        raise
+    for fn in ("resolve_point", "run_resolved"):
+        if not callable(getattr(mod, fn, None)):
+            raise UserError(f"the simulation engine '{name}' has no {fn}()")
+    return mod
+
+
+@dataclass
+class PlannedPoint:
+    spec: PointSpec
+    resolved: Any  # the engine's ResolvedPoint
+    config: Any  # resolved.key(): JSON-serialisable
+    key: str
+
+    @property
+    def label(self) -> str:
+        return self.spec.label
+
+
+def plan_experiment(path: str | Path, engine: ModuleType | None = None
+                    ) -> tuple[Experiment, list[PlannedPoint]]:
+    """Parse, expand and resolve every point. Raises ConfigError/UserError before any run."""
+    exp = load_experiment(path)
+    engine = engine or load_engine()
+    version = membound_version()
+    planned = []
+    for spec in exp.points():
+        try:
+            resolved = engine.resolve_point(spec.hardware, spec.overrides, spec.workload,
+                                            spec.seed)
+        except ConfigError:
+            raise
+        except UserError as exc:
+            where = f"point {spec.index} ({spec.label})" if spec.params else "the point"
+            raise UserError(f"{exp.path}: {where}: {exc}") from None
+        config = resolved.key()
+        planned.append(PlannedPoint(spec, resolved, config, point_key(config, version)))
+    return exp, planned
+
+
+# --------------------------------------------------------------------------- workers
+
+
+def run_point(engine: str, resolved: Any) -> tuple[str, str | None, str | None, str | None,
+                                                   float]:
+    """Worker side: (status, result JSON, error message, traceback, wall seconds).
+
+    Exceptions become a 'failed' outcome so one bad point never stops the others.
+    """
+    t0 = time.perf_counter()
+    try:
+        result = load_engine(engine).run_resolved(resolved)
+        problem = _check_result(result)
+        if problem:
+            raise ValueError(f"engine result {problem}")
+        return "ok", to_json(result), None, None, time.perf_counter() - t0
+    except Exception as exc:  # noqa: BLE001 - recorded with the point, never lost
+        msg = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+        return ("failed", None, " ".join(msg.split()), traceback.format_exc(),
+                time.perf_counter() - t0)
+
+
+def _check_result(result: Any) -> str | None:
+    if not isinstance(result, dict):
+        return f"is a {type(result).__name__}, not a dict"
+    t = result.get("sim_time_ns")
+    if isinstance(t, bool) or not isinstance(t, int | float):
+        return "has no numeric sim_time_ns"
+    return None
+
+
+def _watch_parent(parent: int) -> None:
+    """Worker initializer: exit when the driving process dies (e.g. SIGKILL)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+
+
+Outcome = tuple[str, str | None, str | None, str | None, float]
+
+
+class _Serial:
+    """--jobs 1: run in this process, one point per next()."""
+
+    def __init__(self, engine: str) -> None:
+        self.engine = engine
+
+    def run(self, todo: list[PlannedPoint]) -> Iterator[tuple[PlannedPoint, Outcome]]:
+        for p in todo:
+            yield p, run_point(self.engine, p.resolved)
+
+    def close(self) -> None:
+        pass
+
+
+class _Local:
+    def __init__(self, engine: str, jobs: int) -> None:
+        self.engine = engine
+        self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
+                                        initializer=_watch_parent, initargs=(os.getpid(),))
+        self.pending: dict[Future, PlannedPoint] = {}
+
+    def run(self, todo: list[PlannedPoint]) -> Iterator[tuple[PlannedPoint, Outcome]]:
+        self.pending = {self.pool.submit(run_point, self.engine, p.resolved): p for p in todo}
+        while self.pending:
+            done, _ = wait(self.pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                p = self.pending.pop(fut)
+                yield p, _outcome(fut)
+
+    def close(self) -> None:
+        for fut in self.pending:
+            fut.cancel()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _Dask:
+    def __init__(self, engine: str, address: str) -> None:
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise UserError("--cluster needs dask.distributed: pip install "
+                            "'dask[distributed]'") from None
+        self.engine = engine
+        try:
+            self.client = Client(address, timeout="10s", set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise UserError(f"cannot connect to the Dask scheduler at {address}: "
+                            f"{' '.join(str(exc).split()) or type(exc).__name__}") from None
+        self.pending: dict[Any, PlannedPoint] = {}
+
+    def run(self, todo: list[PlannedPoint]) -> Iterator[tuple[PlannedPoint, Outcome]]:
+        from dask.distributed import as_completed
+
+        token = uuid.uuid4().hex[:12]
+        futures = [self.client.submit(run_point, self.engine, p.resolved, pure=False,
+                                      key=f"membound-{token}-{i}-{p.key[:16]}")
+                   for i, p in enumerate(todo)]
+        self.pending = dict(zip(futures, todo, strict=True))
+        for fut in as_completed(futures):
+            p = self.pending.pop(fut)
+            yield p, _outcome(fut)
+
+    def close(self) -> None:
+        if self.pending:
+            self.client.cancel(list(self.pending))
+        self.client.close()
+
+
+def _outcome(fut: Any) -> Outcome:
+    try:
+        return fut.result()
+    except Exception as exc:  # noqa: BLE001 - a worker died or the cluster failed the task
+        msg = " ".join(f"{type(exc).__name__}: {exc}".split())
+        return "failed", None, f"worker failed: {msg}", None, 0.0
+
+
+# --------------------------------------------------------------------------- driver
+
+
+@dataclass
+class RunSummary:
+    name: str
+    out_dir: Path
+    total: int  # points in the plan
+    unique: int  # distinct resolved configurations
+    skipped: int  # already in the store
+    ran: int
+    failed: int
+    wall_s: float
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (label, error)
+    outputs: list[Path] = field(default_factory=list)
+
+
+def run_experiment(
+    path: str | Path,
+    out_dir: str | Path | None = None,
+    *,
+    jobs: int | None = None,
+    cluster: str | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    report: bool = True,
+    echo: Callable[[str], None] = print,
+) -> RunSummary:
+    """Plan, run what is not stored yet, commit each point, write results.csv (and report)."""
+    t0 = time.perf_counter()
+    engine = engine_name()
+    exp, planned = plan_experiment(path, load_engine(engine))
+    out = Path(out_dir) if out_dir is not None else Path("reports") / exp.name
+    store = ResultStore(out / DB_NAME)
+    rs = None
+    try:
+        _copy_experiment(exp, out)
+        meta = {"name": exp.name, "experiment_yaml": exp.text, "experiment_path": str(exp.path),
+                "swept_keys": exp.swept_keys, "baseline": exp.baseline,
+                "log_axes": exp.log_axes, "version": membound_version(), "engine": engine,
+                "schema": "1"}
+        store.set_plan(meta, [PlanRow(p.spec.index, p.key, p.spec.params, p.spec.group,
+                                      p.spec.is_baseline) for p in planned])
+        unique: dict[str, PlannedPoint] = {}
+        for p in planned:
+            unique.setdefault(p.key, p)
+        done = store.finished_keys() if resume else set()
+        todo = [p for k, p in unique.items() if k not in done]
+        skipped = len(unique) - len(todo)
+        head = f"membound run: {exp.name}, {len(planned)} points"
+        if len(unique) != len(planned):
+            head += f" ({len(unique)} distinct)"
+        if skipped:
+            head += f", {skipped} already in {out / DB_NAME}"
+        where = _where(cluster, jobs, len(todo))
+        echo(f"{head}; running {len(todo)} {where}")
+        failures = _execute(store, todo, engine, jobs, cluster, progress, exp.name)
+        summary = RunSummary(exp.name, out, len(planned), len(unique), skipped, len(todo),
+                             len(failures), 0.0, failures)
+    finally:
+        try:  # the CSV mirrors whatever is stored, also after an interruption
+            rs = store.load()
+            csv_path = rs.write_csv(out / CSV_NAME)
+        finally:
+            store.close()
+    summary.outputs.append(csv_path)
+    if report:
+        from sim.report import build_report
+
+        summary.outputs += build_report(out, rs=rs, experiment=exp)
+    summary.wall_s = time.perf_counter() - t0
+    return summary
+
+
+def _where(cluster: str | None, jobs: int | None, n: int) -> str:
+    if cluster:
+        return f"on the Dask cluster at {cluster}"
+    j = min(jobs or os.cpu_count() or 1, max(n, 1))
+    return "in this process" if j == 1 else f"in {j} processes"
+
+
+def _copy_experiment(exp: Experiment, out: Path) -> None:
+    dest = out / "experiment.yaml"
+    if dest.exists() and dest.resolve() == exp.path.resolve():
+        return
+    write_atomic(dest, exp.text)
+
+
+def _execute(store: ResultStore, todo: list[PlannedPoint], engine: str, jobs: int | None,
+             cluster: str | None, progress: bool, name: str) -> list[tuple[str, str]]:
+    from tqdm import tqdm
+
+    failures: list[tuple[str, str]] = []
+    if not todo:
+        return failures
+    jobs = min(jobs or os.cpu_count() or 1, len(todo))
+    if cluster:
+        backend: _Serial | _Local | _Dask = _Dask(engine, cluster)
+    elif jobs == 1:
+        backend = _Serial(engine)
+    else:
+        backend = _Local(engine, jobs)
+    bar = tqdm(total=len(todo), desc=name, unit="pt", file=sys.stderr, disable=not progress,
+               dynamic_ncols=True, mininterval=0.2, smoothing=0.1)
+    bar.set_postfix_str("0 failed", refresh=False)
+    try:
+        for p, (status, result, error, detail, wall) in backend.run(todo):
+            store.record(p.key, p.config, status, result=result, error=error, detail=detail,
+                         wall_s=wall)
+            if status != "ok":
+                failures.append((p.label, error or "failed"))
+                bar.set_postfix_str(f"{len(failures)} failed", refresh=False)
+            bar.update(1)
+    finally:
+        bar.close()
+        backend.close()
+    return failures
+
