@@ -103,80 +103,65 @@ class _FastRun:
         if ns > T:
             raise MachineError(f"{ns} streams but the machine has {T} threads "
                                f"({C} cores x {spec.threads_per_core})")
-        self.P = pack_params(spec, ns)
-        z = np.zeros
-        i64 = np.int64
-        self.S = z(K.N_SCALARS, i64)
-        self.S[K.S_TL_BIN] = spec.timeline_bin_ps
-        TH = z((T, K.N_TF), i64)
-        TH[:, K.T_WAITH] = -1
-        TH[:, K.T_BAR] = -1
-        self.TH = TH
-        self.STALL = z((T, N_STALL), i64)
-        self.TST = z((T, 2), i64)
-        self.POST = z((T, spec.max_posted), i64)
-        self.BUF = z((T, chunk, 11), i64)
+        P = pack_params(spec, ns)
+        sets = spec.l1_size // (spec.l1_line * spec.l1_ways) if spec.l1_size > 0 else 0
         n_pipes = C * spec.pipelines_per_core + C
-        PP = z((n_pipes, 3), i64)
-        PP[:, K.PP_NEXT] = K.NEVER
-        PP[:, K.PP_LAST] = -1
-        for p in range(C * spec.pipelines_per_core):
-            lp = p % spec.pipelines_per_core
-            PP[p, K.PP_LAST] = (spec.threads_per_mtp if lp < spec.mtp else 1) - 1
-        PP[C * spec.pipelines_per_core:, K.PP_LAST] = spec.dma_slots - 1
-        self.PP = PP
         rq_cap = T * (1 + spec.max_posted) + C * spec.dma_slots + 16
         heap_cap = 4 * n_pipes * (spec.threads_per_mtp + 2) + rq_cap + 1024
-        self.HT, self.HK, self.HP = z(heap_cap, i64), z(heap_cap, i64), z(heap_cap, i64)
-        self.RQ = z((rq_cap, K.N_RF), i64)
-        self.RQFREE = np.arange(rq_cap - 1, -1, -1, dtype=i64)
-        self.S[K.S_RQ_FREE_N] = rq_cap
-        L = n_links(spec)
-        words = spec.calendar_slots // 64
-        self.CAL = z((L, words), np.uint64)
-        self.LS = z((L, 3), i64)
-        self.DCAL = z((M, words), np.uint64)
-        nb = spec.banks_per_controller
-        BK = z((M * nb, 4), i64)
-        BK[:, 0] = -1
-        self.BK = BK
-        RK = z((M * spec.ranks, 6), i64)
-        RK[:, 0] = -K.NEVER
-        RK[:, 2:] = -K.NEVER
-        self.RK = RK
-        self.AU = z(M, i64)
-        self.DS = z((M, 6), i64)
-        self.TL = z((M, spec.timeline_bins), i64)
-        self.SPF = z(C * spec.sp_banks * spec.sp_ports, i64)
-        self.SPA = z((C, 2), i64)
-        self.SPA[:, 0] = -1
-        self.SPS = z((C, 4), i64)
-        sets = spec.l1_size // (spec.l1_line * spec.l1_ways) if spec.l1_size > 0 else 0
-        self.LT = np.full((C, max(sets, 1), spec.l1_ways), -1, i64)
-        self.LU = z((C, max(sets, 1), spec.l1_ways), i64)
-        self.LF = z((C, max(sets, 1), spec.l1_ways), i64)
-        self.LC = z(C, i64)
-        self.L1S = z((C, 2), i64)
-        self.CORE = z((C, 3), i64)
-        self.HS = z((D, 2), i64)
-        self.SL = z((C * spec.dma_slots, 7), i64)
         jcap = spec.threads_per_core * spec.max_handles
-        self.JB = z((C * jcap, K.N_JF), i64)
-        self.JQ = z((C, 2), i64)
-        self.HD = z((T, spec.max_handles, 2), i64)
-        n_inst = C + D + 1
-        BAR = z((n_inst, 5), i64)
-        for s in range(ns):
-            c = s // spec.threads_per_core
-            BAR[c, 3] += 1
-            BAR[C + c // spec.cores_per_die, 3] += 1
-            BAR[C + D, 3] += 1
-        self.BAR = BAR
-        self.NODE = np.array(list(spec.core_nodes) * spec.dies
-                             + list(spec.controller_nodes), i64)
+        nb = spec.banks_per_controller
+        L = n_links(spec)
+        shapes = {
+            "TH": (T, K.N_TF), "STALL": (T, N_STALL), "TST": (T, 2),
+            "POST": (T, spec.max_posted), "BUF": (T, chunk, 11), "PP": (n_pipes, 3),
+            "HT": (heap_cap,), "HK": (heap_cap,), "HP": (heap_cap,), "RQ": (rq_cap, K.N_RF),
+            "RQFREE": (rq_cap,), "LS": (L, 3), "BK": (M * nb, 4), "RK": (M * spec.ranks, 6),
+            "AU": (M,), "DS": (M, 6), "TL": (M, spec.timeline_bins),
+            "SPF": (C * spec.sp_banks * spec.sp_ports,), "SPA": (C, 2), "SPS": (C, 4),
+            "LT": (C, max(sets, 1), spec.l1_ways), "LU": (C, max(sets, 1), spec.l1_ways),
+            "LF": (C, max(sets, 1), spec.l1_ways), "LC": (C,), "L1S": (C, 2), "CORE": (C, 3),
+            "HS": (D, 2), "SL": (C * spec.dma_slots, 7), "JB": (C * jcap, K.N_JF),
+            "JQ": (C, 2), "HD": (T, spec.max_handles, 2), "BAR": (C + D + 1, 5),
+            "NODE": (C + spec.controllers_per_die,), "REFILL": (T,),
+        }
+        assert tuple(shapes) == K.ARENA_NAMES
+        off = K.N_SCALARS
+        offsets = {}
+        for name, shp in shapes.items():
+            offsets[name] = off
+            off += int(np.prod(shp))
+        self.M = np.zeros(off, np.int64)
+        for k, (name, shp) in enumerate(shapes.items()):
+            P[K.P_O_TH + k] = offsets[name]
+            setattr(self, name, self.M[offsets[name]:offsets[name] + int(np.prod(shp))]
+                    .reshape(shp))
+        P[K.P_CHUNK] = chunk
+        P[K.P_L1_SETS1] = max(sets, 1)
+        P[K.P_JCAP] = jcap
+        P[K.P_NTHREADS] = T
+        self.P = P
+        self.S = self.M[:K.N_SCALARS]
+        self.S[K.S_TL_BIN] = spec.timeline_bin_ps
+        self.TH[:, K.T_WAITH] = -1
+        self.TH[:, K.T_BAR] = -1
+        self.PP[:, K.PP_NEXT] = K.NEVER
+        for p in range(C * spec.pipelines_per_core):
+            lp = p % spec.pipelines_per_core
+            self.PP[p, K.PP_LAST] = (spec.threads_per_mtp if lp < spec.mtp else 1) - 1
+        self.PP[C * spec.pipelines_per_core:, K.PP_LAST] = spec.dma_slots - 1
+        self.RQFREE[:] = np.arange(rq_cap - 1, -1, -1)
+        self.S[K.S_RQ_FREE_N] = rq_cap
+        words = spec.calendar_slots // 64
+        self.CAL = np.zeros((L, words), np.uint64)
+        self.DCAL = np.zeros((M, words), np.uint64)
+        self.BK[:, 0] = -1
+        self.RK[:, 0] = -K.NEVER
+        self.RK[:, 2:] = -K.NEVER
+        self.SPA[:, 0] = -1
+        self.LT[:] = -1
         if len(spec.core_nodes) != spec.cores_per_die:
             raise MachineError("core_nodes must list one node per core of a die")
-        self.REFILL = z(T, i64)
+        self.NODE[:] = list(spec.core_nodes) * spec.dies + list(spec.controller_nodes)
         self.ops_total = 0
 
     def _fill(self, th: int) -> None:
@@ -224,14 +209,9 @@ class _FastRun:
                 ths = [c * spec.threads_per_core + spec.mtp * spec.threads_per_mtp + lp - spec.mtp]
             if any(TH[t, K.T_HAS] for t in ths):
                 self.PP[p, K.PP_NEXT] = 0
-                K._push(self.HT, self.HK, self.HP, S, 0, (1 << 40) + p, p)
+                K._push(self.P, self.M, 0, (1 << 40) + p, p)
         while True:
-            rc = K.run_machine(
-                self.P, S, TH, self.STALL, self.TST, self.POST, self.BUF, self.PP, self.HT,
-                self.HK, self.HP, self.RQ, self.RQFREE, self.CAL, self.LS, self.DCAL, self.BK,
-                self.RK, self.AU, self.DS, self.TL, self.SPF, self.SPA, self.SPS, self.LT,
-                self.LU, self.LF, self.LC, self.L1S, self.CORE, self.HS, self.SL, self.JB,
-                self.JQ, self.HD, self.BAR, self.NODE, self.REFILL)
+            rc = K.run_machine(self.P, self.M, self.CAL, self.DCAL)
             if rc == K.RC_DONE:
                 break
             if rc == K.RC_REFILL:
@@ -243,7 +223,7 @@ class _FastRun:
         return self._stats()
 
     def _stats(self) -> MachineStats:
-        spec, TH = self.spec, self.TH
+        TH = self.TH
         done = np.where(TH[:, K.T_HAS] == 1, TH[:, K.T_DONE], -1)
         return MachineStats(
             end_ps=int(self.S[K.S_END]), thread_done_ps=done.astype(np.int64),

@@ -87,8 +87,9 @@ def _json_default(obj: object) -> object:
     raise TypeError(f"cannot store {type(obj).__name__} as JSON")
 
 
-def to_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, default=_json_default, allow_nan=True)
+def to_json(data: Any, sort_keys: bool = False) -> str:
+    """JSON text (numpy values converted); key order kept unless sort_keys."""
+    return json.dumps(data, sort_keys=sort_keys, default=_json_default, allow_nan=True)
 
 
 @dataclass
@@ -143,7 +144,7 @@ class ResultStore:
         with self._tx():
             self.db.execute(
                 "INSERT OR REPLACE INTO points VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, to_json(config), status,
+                (key, to_json(config, sort_keys=True), status,
                  result if result is None or isinstance(result, str) else to_json(result),
                  error, detail, wall_s, version or membound_version(), when))
 

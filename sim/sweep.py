@@ -238,6 +238,7 @@ class RunSummary:
     wall_s: float
     failures: list[tuple[str, str]] = field(default_factory=list)  # (label, error)
     outputs: list[Path] = field(default_factory=list)
+    report_error: UserError | None = None  # a requested plot that could not be drawn
 
 
 def run_experiment(
@@ -257,7 +258,6 @@ def run_experiment(
     exp, planned = plan_experiment(path, load_engine(engine))
     out = Path(out_dir) if out_dir is not None else Path("reports") / exp.name
     store = ResultStore(out / DB_NAME)
-    rs = None
     try:
         _copy_experiment(exp, out)
         meta = {"name": exp.name, "experiment_yaml": exp.text, "experiment_path": str(exp.path),
@@ -292,7 +292,10 @@ def run_experiment(
     if report:
         from sim.report import build_report
 
-        summary.outputs += build_report(out, rs=rs, experiment=exp)
+        try:
+            summary.outputs += build_report(out, rs=rs, experiment=exp)
+        except UserError as exc:  # results are stored; the caller reports this after them
+            summary.report_error = exc
     summary.wall_s = time.perf_counter() - t0
     return summary
 

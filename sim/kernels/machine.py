@@ -1,9 +1,12 @@
 """Numba data plane of the PIUMA-style machine (semantics: sim/machine/model.py).
 
 One event-driven kernel for every thread, pipeline, L1, scratchpad, mesh link, die link,
-host link, DRAM controller and DMA engine. All state is structure-of-arrays in a few
-grouped arrays (see ``MachineState``) so that the kernel can stop whenever a thread has
-used up its buffered ops (the driver in sim/engine.py refills them) and resume exactly
+host link, DRAM controller and DMA engine. All int64 state lives in one arena array M
+(scalars S first, then the arrays named in ARENA_NAMES at offsets P[P_O_<name>]), the
+slot calendars in two uint64 arrays. One arena instead of ~35 arrays matters: numba
+updates a reference count for every array argument of every helper call, and with ~35
+of them that cost more than the model itself. The kernel stops whenever a thread has
+used up its buffered ops (the driver in sim/engine.py refills them) and resumes exactly
 where it was. Times are int64 picoseconds; calendars count core cycles (network) or DRAM
 clocks (data buses).
 """
@@ -40,8 +43,17 @@ RC_DONE, RC_REFILL = 0, 1
  P_CL, P_CWL, P_RCD, P_RP, P_RAS, P_RTP, P_WR, P_CCDL, P_RRD, P_FAW, P_BURST, P_AINT, P_ALAT,
  P_DSLOTS, P_DCHUNK, P_HANDLES, P_BAR0, P_BAR1, P_BAR2, P_NSTREAMS, P_CH_CAP,
  P_F_CO_S, P_F_CO_M, P_F_BG_S, P_F_BG_M, P_F_BA_S, P_F_BA_M, P_F_RA_S, P_F_RA_M,
- P_F_RO_S, P_F_RO_M, P_NLINKS, P_TL_BINS) = range(75)
-N_PARAMS = 75
+ P_F_RO_S, P_F_RO_M, P_NLINKS, P_TL_BINS, P_CHUNK, P_L1_SETS1, P_JCAP, P_NTHREADS) = range(79)
+# offsets of the state arrays in the arena M (sim/engine.py lays them out)
+ARENA_NAMES = ("TH", "STALL", "TST", "POST", "BUF", "PP", "HT", "HK", "HP", "RQ", "RQFREE",
+               "LS", "BK", "RK", "AU", "DS", "TL", "SPF", "SPA", "SPS", "LT", "LU", "LF", "LC",
+               "L1S", "CORE", "HS", "SL", "JB", "JQ", "HD", "BAR", "NODE", "REFILL")
+(P_O_TH, P_O_STALL, P_O_TST, P_O_POST, P_O_BUF, P_O_PP, P_O_HT, P_O_HK, P_O_HP, P_O_RQ,
+ P_O_RQFREE, P_O_LS, P_O_BK, P_O_RK, P_O_AU, P_O_DS, P_O_TL, P_O_SPF, P_O_SPA, P_O_SPS,
+ P_O_LT, P_O_LU, P_O_LF, P_O_LC, P_O_L1S, P_O_CORE, P_O_HS, P_O_SL, P_O_JB, P_O_JQ, P_O_HD,
+ P_O_BAR, P_O_NODE, P_O_REFILL) = range(79, 79 + len(ARENA_NAMES))
+N_PARAMS = 79 + len(ARENA_NAMES)
+N_ST = 11  # stall categories
 
 # ---------------------------------------------------------------------------- scalars (S)
 (S_NOW, S_SEQ, S_HEAP_N, S_END, S_CAL_BASE, S_DCAL_BASE, S_ERR, S_ERR_TH, S_ERR_OP,
@@ -89,47 +101,47 @@ def _align(t, p):
 
 # ---------------------------------------------------------------------------- event heap
 @njit(cache=True)
-def _push(HT, HK, HP, S, t, key, payload):
-    n = S[S_HEAP_N]
+def _push(P, M, t, key, payload):
+    n = M[S_HEAP_N]
     i = n
     while i > 0:
         par = (i - 1) >> 1
-        if HT[par] < t or (HT[par] == t and HK[par] < key):
+        if M[P[P_O_HT] + par] < t or (M[P[P_O_HT] + par] == t and M[P[P_O_HK] + par] < key):
             break
-        HT[i] = HT[par]
-        HK[i] = HK[par]
-        HP[i] = HP[par]
+        M[P[P_O_HT] + i] = M[P[P_O_HT] + par]
+        M[P[P_O_HK] + i] = M[P[P_O_HK] + par]
+        M[P[P_O_HP] + i] = M[P[P_O_HP] + par]
         i = par
-    HT[i] = t
-    HK[i] = key
-    HP[i] = payload
-    S[S_HEAP_N] = n + 1
+    M[P[P_O_HT] + i] = t
+    M[P[P_O_HK] + i] = key
+    M[P[P_O_HP] + i] = payload
+    M[S_HEAP_N] = n + 1
 
 
 @njit(cache=True)
-def _pop(HT, HK, HP, S):
-    n = S[S_HEAP_N] - 1
-    S[S_HEAP_N] = n
-    t = HT[n]
-    k = HK[n]
-    p = HP[n]
+def _pop(P, M):
+    n = M[S_HEAP_N] - 1
+    M[S_HEAP_N] = n
+    t = M[P[P_O_HT] + n]
+    k = M[P[P_O_HK] + n]
+    p = M[P[P_O_HP] + n]
     i = 0
     while True:
         c = 2 * i + 1
         if c >= n:
             break
-        if c + 1 < n and (HT[c + 1] < HT[c] or (HT[c + 1] == HT[c] and HK[c + 1] < HK[c])):
+        if c + 1 < n and (M[P[P_O_HT] + c + 1] < M[P[P_O_HT] + c] or (M[P[P_O_HT] + c + 1] == M[P[P_O_HT] + c] and M[P[P_O_HK] + c + 1] < M[P[P_O_HK] + c])):
             c += 1
-        if HT[c] < t or (HT[c] == t and HK[c] < k):
-            HT[i] = HT[c]
-            HK[i] = HK[c]
-            HP[i] = HP[c]
+        if M[P[P_O_HT] + c] < t or (M[P[P_O_HT] + c] == t and M[P[P_O_HK] + c] < k):
+            M[P[P_O_HT] + i] = M[P[P_O_HT] + c]
+            M[P[P_O_HK] + i] = M[P[P_O_HK] + c]
+            M[P[P_O_HP] + i] = M[P[P_O_HP] + c]
             i = c
         else:
             break
-    HT[i] = t
-    HK[i] = k
-    HP[i] = p
+    M[P[P_O_HT] + i] = t
+    M[P[P_O_HK] + i] = k
+    M[P[P_O_HP] + i] = p
 
 
 # ---------------------------------------------------------------------------- calendars
@@ -178,53 +190,53 @@ def _cal_advance(CAL, base, now_slot, W):
 
 # ---------------------------------------------------------------------------- network
 @njit(cache=True)
-def _link(P, S, CAL, LS, link, a, nbytes, bpc, lat):
+def _link(P, M, CAL, link, a, nbytes, bpc, lat):
     """Traverse one link from cycle a; returns the arrival cycle at its far end (or -1)."""
     ser = (nbytes + bpc - 1) // bpc
     W = P[P_CAL]
-    limit = S[S_NOW] // P[P_CYCLE] + (W >> 1)
+    limit = M[S_NOW] // P[P_CYCLE] + (W >> 1)
     s = _cal_reserve(CAL, link, a, ser, limit, W)
     if s < 0:
         return -1
-    LS[link, 0] += 1
-    LS[link, 1] += nbytes
-    LS[link, 2] += ser
+    M[P[P_O_LS] + (link) * 3 + 0] += 1
+    M[P[P_O_LS] + (link) * 3 + 1] += nbytes
+    M[P[P_O_LS] + (link) * 3 + 2] += ser
     return s + ser - 1 + lat
 
 
 @njit(cache=True)
-def _mesh(P, S, CAL, LS, die, u, v, a, nbytes):
+def _mesh(P, M, CAL, die, u, v, a, nbytes):
     mx = P[P_MX]
     nodes = mx * P[P_MY]
     x, y = u % mx, u // mx
     vx, vy = v % mx, v // mx
     while x != vx and a >= 0:
         d = 0 if vx > x else 1
-        a = _link(P, S, CAL, LS, (die * nodes + y * mx + x) * 4 + d, a, nbytes, P[P_LINKB], P[P_HOP])
+        a = _link(P, M, CAL, (die * nodes + y * mx + x) * 4 + d, a, nbytes, P[P_LINKB], P[P_HOP])
         x += 1 if d == 0 else -1
     while y != vy and a >= 0:
         d = 2 if vy > y else 3
-        a = _link(P, S, CAL, LS, (die * nodes + y * mx + x) * 4 + d, a, nbytes, P[P_LINKB], P[P_HOP])
+        a = _link(P, M, CAL, (die * nodes + y * mx + x) * 4 + d, a, nbytes, P[P_LINKB], P[P_HOP])
         y += 1 if d == 2 else -1
     return a
 
 
 @njit(cache=True)
-def _send(P, S, CAL, LS, sdie, snode, ddie, dnode, t_ps, nbytes):
+def _send(P, M, CAL, sdie, snode, ddie, dnode, t_ps, nbytes):
     """Deliver a packet sent at t_ps; returns the delivery time in ps (or -1: horizon)."""
     cyc = P[P_CYCLE]
     a = (t_ps + cyc - 1) // cyc
     if sdie == ddie:
-        a = _mesh(P, S, CAL, LS, sdie, snode, dnode, a, nbytes)
+        a = _mesh(P, M, CAL, sdie, snode, dnode, a, nbytes)
     else:
         gw = P[P_GW]
-        a = _mesh(P, S, CAL, LS, sdie, snode, gw, a, nbytes)
+        a = _mesh(P, M, CAL, sdie, snode, gw, a, nbytes)
         if a >= 0:
             nodes = P[P_MX] * P[P_MY]
             link = P[P_DIES] * nodes * 4 + sdie * P[P_DIES] + ddie
-            a = _link(P, S, CAL, LS, link, a, nbytes, P[P_DLB], P[P_DLAT])
+            a = _link(P, M, CAL, link, a, nbytes, P[P_DLB], P[P_DLAT])
         if a >= 0:
-            a = _mesh(P, S, CAL, LS, ddie, gw, dnode, a, nbytes)
+            a = _mesh(P, M, CAL, ddie, gw, dnode, a, nbytes)
     if a < 0:
         return -1
     return a * cyc
@@ -232,7 +244,7 @@ def _send(P, S, CAL, LS, sdie, snode, ddie, dnode, t_ps, nbytes):
 
 # ---------------------------------------------------------------------------- scratchpad
 @njit(cache=True)
-def _sp_serve(P, SPF, SPA, SPS, core, addr, nbytes, is_write, is_atomic, t_ps):
+def _sp_serve(P, M, core, addr, nbytes, is_write, is_atomic, t_ps):
     """Serve a scratchpad request arriving at t_ps; returns the end time in ps."""
     clk = P[P_SP_CLK]
     r = (t_ps + clk - 1) // clk
@@ -250,46 +262,46 @@ def _sp_serve(P, SPF, SPA, SPS, core, addr, nbytes, is_write, is_atomic, t_ps):
         base = (core * banks + bank) * ports
         best = 0
         for k in range(1, ports):
-            if SPF[base + k] < SPF[base + best]:
+            if M[P[P_O_SPF] + base + k] < M[P[P_O_SPF] + base + best]:
                 best = k
-        start = _max(r, SPF[base + best])
+        start = _max(r, M[P[P_O_SPF] + base + best])
         occ = (pb + bpc - 1) // bpc
         if is_atomic:
             # the atomic unit: at most ops_per_clock starts per clock, in order
-            if start < SPA[core, 0]:
-                start = SPA[core, 0]
-            if start == SPA[core, 0]:
-                if SPA[core, 1] >= P[P_SP_APC]:
+            if start < M[P[P_O_SPA] + (core) * 2 + 0]:
+                start = M[P[P_O_SPA] + (core) * 2 + 0]
+            if start == M[P[P_O_SPA] + (core) * 2 + 0]:
+                if M[P[P_O_SPA] + (core) * 2 + 1] >= P[P_SP_APC]:
                     start += 1
-                    SPA[core, 0] = start
-                    SPA[core, 1] = 1
+                    M[P[P_O_SPA] + (core) * 2 + 0] = start
+                    M[P[P_O_SPA] + (core) * 2 + 1] = 1
                 else:
-                    SPA[core, 1] += 1
+                    M[P[P_O_SPA] + (core) * 2 + 1] += 1
             else:
-                SPA[core, 0] = start
-                SPA[core, 1] = 1
+                M[P[P_O_SPA] + (core) * 2 + 0] = start
+                M[P[P_O_SPA] + (core) * 2 + 1] = 1
             e = start + occ + P[P_SP_ALAT]
         else:
             e = start + occ + P[P_SP_LAT]
-        SPF[base + best] = start + occ
+        M[P[P_O_SPF] + base + best] = start + occ
         if e > end:
             end = e
         a = piece_end
-    SPS[core, 2] += 1
+    M[P[P_O_SPS] + (core) * 4 + 2] += 1
     if is_atomic:
-        SPS[core, 3] += 1
-        SPS[core, 0] += nbytes
-        SPS[core, 1] += nbytes
+        M[P[P_O_SPS] + (core) * 4 + 3] += 1
+        M[P[P_O_SPS] + (core) * 4 + 0] += nbytes
+        M[P[P_O_SPS] + (core) * 4 + 1] += nbytes
     elif is_write:
-        SPS[core, 1] += nbytes
+        M[P[P_O_SPS] + (core) * 4 + 1] += nbytes
     else:
-        SPS[core, 0] += nbytes
+        M[P[P_O_SPS] + (core) * 4 + 0] += nbytes
     return end * clk
 
 
 # ---------------------------------------------------------------------------- DRAM
 @njit(cache=True)
-def _dram_access(P, S, BK, RK, DCAL, DS, TL, ctrl, acc, e, is_write, nbytes_here):
+def _dram_access(P, M, DCAL, ctrl, acc, e, is_write, nbytes_here):
     """Serve one access (index acc within the channel) ready at DRAM clock e; end clock."""
     co_s = P[P_F_CO_S]  # unused: the column only selects data within the open row
     bg = (acc >> P[P_F_BG_S]) & P[P_F_BG_M]
@@ -300,73 +312,73 @@ def _dram_access(P, S, BK, RK, DCAL, DS, TL, ctrl, acc, e, is_write, nbytes_here
     nb = P[P_RANKS] * P[P_BGS] * P[P_BPG]
     bank = ctrl * nb + (ra * P[P_BGS] + bg) * P[P_BPG] + ba
     rk = ctrl * P[P_RANKS] + ra
-    # BK[bank]: 0 open row, 1 col_ok, 2 pre_ok, 3 act_ok
-    if BK[bank, 0] == row:
-        col = _max(e, BK[bank, 1])
-        DS[ctrl, 4] += 1
+    # bank state: 0 open row, 1 col_ok, 2 pre_ok, 3 act_ok
+    if M[P[P_O_BK] + (bank) * 4 + 0] == row:
+        col = _max(e, M[P[P_O_BK] + (bank) * 4 + 1])
+        M[P[P_O_DS] + (ctrl) * 6 + 4] += 1
     else:
-        if BK[bank, 0] < 0:
-            act = _max(e, BK[bank, 3])
+        if M[P[P_O_BK] + (bank) * 4 + 0] < 0:
+            act = _max(e, M[P[P_O_BK] + (bank) * 4 + 3])
         else:
-            act = _max(e, BK[bank, 2]) + P[P_RP]
-        # RK[rk]: 0 last ACT, 1 FAW pointer, 2..5 last four ACTs
-        act = _max(act, RK[rk, 0] + P[P_RRD])
-        act = _max(act, RK[rk, 2 + RK[rk, 1]] + P[P_FAW])
-        RK[rk, 0] = act
-        RK[rk, 2 + RK[rk, 1]] = act
-        RK[rk, 1] = (RK[rk, 1] + 1) & 3
-        BK[bank, 0] = row
-        BK[bank, 2] = act + P[P_RAS]
+            act = _max(e, M[P[P_O_BK] + (bank) * 4 + 2]) + P[P_RP]
+        # rank state: 0 last ACT, 1 FAW pointer, 2..5 last four ACTs
+        act = _max(act, M[P[P_O_RK] + (rk) * 6 + 0] + P[P_RRD])
+        act = _max(act, M[P[P_O_RK] + (rk) * 6 + 2 + M[P[P_O_RK] + (rk) * 6 + 1]] + P[P_FAW])
+        M[P[P_O_RK] + (rk) * 6 + 0] = act
+        M[P[P_O_RK] + (rk) * 6 + 2 + M[P[P_O_RK] + (rk) * 6 + 1]] = act
+        M[P[P_O_RK] + (rk) * 6 + 1] = (M[P[P_O_RK] + (rk) * 6 + 1] + 1) & 3
+        M[P[P_O_BK] + (bank) * 4 + 0] = row
+        M[P[P_O_BK] + (bank) * 4 + 2] = act + P[P_RAS]
         col = act + P[P_RCD]
     lat = P[P_CWL] if is_write else P[P_CL]
     W = P[P_CAL]
-    limit = S[S_NOW] // P[P_TCK] + (W >> 1)
+    limit = M[S_NOW] // P[P_TCK] + (W >> 1)
     d = _cal_reserve(DCAL, ctrl, col + lat, P[P_BURST], limit, W)
     if d < 0:
         return -1
     cissue = d - lat
-    BK[bank, 1] = cissue + P[P_CCDL]
+    M[P[P_O_BK] + (bank) * 4 + 1] = cissue + P[P_CCDL]
     if is_write:
-        BK[bank, 2] = _max(BK[bank, 2], d + P[P_BURST] + P[P_WR])
+        M[P[P_O_BK] + (bank) * 4 + 2] = _max(M[P[P_O_BK] + (bank) * 4 + 2], d + P[P_BURST] + P[P_WR])
     else:
-        BK[bank, 2] = _max(BK[bank, 2], cissue + P[P_RTP])
+        M[P[P_O_BK] + (bank) * 4 + 2] = _max(M[P[P_O_BK] + (bank) * 4 + 2], cissue + P[P_RTP])
     end = d + P[P_BURST]
-    DS[ctrl, 3] += 1
+    M[P[P_O_DS] + (ctrl) * 6 + 3] += 1
     # timeline: bytes of this access at its end time (bins merge pairwise when full)
     t_ps = end * P[P_TCK]
-    nbins = TL.shape[1]
-    while t_ps // S[S_TL_BIN] >= nbins:
-        for c in range(TL.shape[0]):
+    nbins = P[P_TL_BINS]
+    while t_ps // M[S_TL_BIN] >= nbins:
+        for c in range(P[P_DIES] * P[P_CPDIE]):
             for i in range(nbins):
-                v = TL[c, i]
-                TL[c, i] = 0
-                TL[c, i // 2] += v
-        S[S_TL_BIN] *= 2
-    TL[ctrl, t_ps // S[S_TL_BIN]] += nbytes_here
+                v = M[P[P_O_TL] + (c) * P[P_TL_BINS] + i]
+                M[P[P_O_TL] + (c) * P[P_TL_BINS] + i] = 0
+                M[P[P_O_TL] + (c) * P[P_TL_BINS] + i // 2] += v
+        M[S_TL_BIN] *= 2
+    M[P[P_O_TL] + (ctrl) * P[P_TL_BINS] + t_ps // M[S_TL_BIN]] += nbytes_here
     return end
 
 
 @njit(cache=True)
-def _dram_serve(P, S, BK, RK, DCAL, DS, TL, AU, ctrl, laddr, nbytes, is_write, is_atomic, t_ps):
+def _dram_serve(P, M, DCAL, ctrl, laddr, nbytes, is_write, is_atomic, t_ps):
     """Serve a DRAM request arriving at t_ps; returns (end ps, response-ready ps) or -1."""
     tck = P[P_TCK]
     e = (t_ps + tck - 1) // tck + P[P_CLAT]
     ab = P[P_AB]
-    DS[ctrl, 2] += 1
+    M[P[P_O_DS] + (ctrl) * 6 + 2] += 1
     if is_atomic:
-        start = _max(e, AU[ctrl])
-        AU[ctrl] = start + P[P_AINT]
+        start = _max(e, M[P[P_O_AU] + ctrl])
+        M[P[P_O_AU] + ctrl] = start + P[P_AINT]
         acc = laddr // ab
-        rend = _dram_access(P, S, BK, RK, DCAL, DS, TL, ctrl, acc, start, False, nbytes)
+        rend = _dram_access(P, M, DCAL, ctrl, acc, start, False, nbytes)
         if rend < 0:
             return -1, -1
         res = rend + P[P_ALAT]
-        wend = _dram_access(P, S, BK, RK, DCAL, DS, TL, ctrl, acc, res, True, nbytes)
+        wend = _dram_access(P, M, DCAL, ctrl, acc, res, True, nbytes)
         if wend < 0:
             return -1, -1
-        DS[ctrl, 0] += nbytes
-        DS[ctrl, 1] += nbytes
-        DS[ctrl, 5] += 1
+        M[P[P_O_DS] + (ctrl) * 6 + 0] += nbytes
+        M[P[P_O_DS] + (ctrl) * 6 + 1] += nbytes
+        M[P[P_O_DS] + (ctrl) * 6 + 5] += 1
         return wend * tck, res * tck
     end = 0
     first = laddr // ab
@@ -374,35 +386,35 @@ def _dram_serve(P, S, BK, RK, DCAL, DS, TL, AU, ctrl, laddr, nbytes, is_write, i
     for acc in range(first, last + 1):
         lo = _max(laddr, acc * ab)
         hi = _min(laddr + nbytes, (acc + 1) * ab)
-        x = _dram_access(P, S, BK, RK, DCAL, DS, TL, ctrl, acc, e, is_write, hi - lo)
+        x = _dram_access(P, M, DCAL, ctrl, acc, e, is_write, hi - lo)
         if x < 0:
             return -1, -1
         if x > end:
             end = x
     if is_write:
-        DS[ctrl, 1] += nbytes
+        M[P[P_O_DS] + (ctrl) * 6 + 1] += nbytes
     else:
-        DS[ctrl, 0] += nbytes
+        M[P[P_O_DS] + (ctrl) * 6 + 0] += nbytes
     return end * tck, end * tck
 
 
 # ---------------------------------------------------------------------------- helpers
 @njit(cache=True)
-def _stall_split(STALL, th, cat, t, dn, cyc, net):
+def _stall_split(P, M, th, cat, t, dn, cyc, net):
     total = dn - t - cyc
     if net > total:
         net = total
-    STALL[th, ST_NET] += net
-    STALL[th, cat] += total - net
+    M[P[P_O_STALL] + (th) * N_ST + ST_NET] += net
+    M[P[P_O_STALL] + (th) * N_ST + cat] += total - net
 
 
 @njit(cache=True)
-def _wake_pipe(S, PP, HT, HK, HP, p, r):
+def _wake_pipe(P, M, p, r):
     """Something on pipeline p is ready at r: make sure p has an event by then."""
-    t = _max(r, PP[p, PP_BUSY])
-    if t < PP[p, PP_NEXT]:
-        PP[p, PP_NEXT] = t
-        _push(HT, HK, HP, S, t, (np.int64(1) << 40) + p, p)
+    t = _max(r, M[P[P_O_PP] + (p) * 3 + PP_BUSY])
+    if t < M[P[P_O_PP] + (p) * 3 + PP_NEXT]:
+        M[P[P_O_PP] + (p) * 3 + PP_NEXT] = t
+        _push(P, M, t, (np.int64(1) << 40) + p, p)
 
 
 @njit(cache=True)
@@ -416,74 +428,74 @@ def _pipe_of(P, th, tpc, ppc):
 
 
 @njit(cache=True)
-def _new_req(S, RQ, RQFREE, HT, HK, HP, t_arr):
+def _new_req(P, M, t_arr):
     """Allocate a request slot and schedule its ARRIVE event (id = creation order)."""
-    n = S[S_RQ_FREE_N] - 1
-    S[S_RQ_FREE_N] = n
-    r = RQFREE[n]
-    seq = S[S_SEQ]
-    S[S_SEQ] = seq + 1
-    _push(HT, HK, HP, S, t_arr, seq, r)
+    n = M[S_RQ_FREE_N] - 1
+    M[S_RQ_FREE_N] = n
+    r = M[P[P_O_RQFREE] + n]
+    seq = M[S_SEQ]
+    M[S_SEQ] = seq + 1
+    _push(P, M, t_arr, seq, r)
     for f in range(N_RF):
-        RQ[r, f] = 0
-    RQ[r, R_LINE] = -1
-    RQ[r, R_SLOT] = -1
+        M[P[P_O_RQ] + (r) * N_RF + f] = 0
+    M[P[P_O_RQ] + (r) * N_RF + R_LINE] = -1
+    M[P[P_O_RQ] + (r) * N_RF + R_SLOT] = -1
     return r
 
 
 @njit(cache=True)
-def _l1_lookup(LT, LU, LF, LC, core, sets, ways, line_id):
+def _l1_lookup(P, M, core, sets, ways, line_id):
     """Fill time of the line if present (and touch it), else -1."""
     st = line_id % sets
     for w in range(ways):
-        if LT[core, st, w] == line_id:
-            LC[core] += 1
-            LU[core, st, w] = LC[core]
-            return LF[core, st, w]
+        if M[P[P_O_LT] + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + w] == line_id:
+            M[P[P_O_LC] + core] += 1
+            M[P[P_O_LU] + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + w] = M[P[P_O_LC] + core]
+            return M[P[P_O_LF] + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + w]
     return -1
 
 
 @njit(cache=True)
-def _l1_insert(LT, LU, LF, LC, core, sets, ways, line_id, fill):
+def _l1_insert(P, M, core, sets, ways, line_id, fill):
     st = line_id % sets
     victim = -1
     for w in range(ways):
-        if LT[core, st, w] == line_id:
+        if M[P[P_O_LT] + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + w] == line_id:
             return  # filled meanwhile by another miss: keep it
     for w in range(ways):
-        if LT[core, st, w] < 0:
+        if M[P[P_O_LT] + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + w] < 0:
             victim = w
             break
     if victim < 0:
         victim = 0
         for w in range(1, ways):
-            if LU[core, st, w] < LU[core, st, victim]:
+            if M[P[P_O_LU] + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + w] < M[P[P_O_LU] + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + victim]:
                 victim = w
-    LC[core] += 1
-    LT[core, st, victim] = line_id
-    LU[core, st, victim] = LC[core]
-    LF[core, st, victim] = fill
+    M[P[P_O_LC] + core] += 1
+    M[P[P_O_LT] + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + victim] = line_id
+    M[P[P_O_LU] + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + victim] = M[P[P_O_LC] + core]
+    M[P[P_O_LF] + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + victim] = fill
 
 
 @njit(cache=True)
-def _host_path(P, S, CAL, LS, die, node, t_ps, req_bytes, resp_bytes):
+def _host_path(P, M, CAL, die, node, t_ps, req_bytes, resp_bytes):
     """Host access resolved at issue: (arrival at host memory ps, delivery ps) or (-1, -1)."""
     cyc = P[P_CYCLE]
     nodes = P[P_MX] * P[P_MY]
     a = (t_ps + cyc - 1) // cyc
-    a = _mesh(P, S, CAL, LS, die, node, P[P_HOSTN], a, req_bytes)
+    a = _mesh(P, M, CAL, die, node, P[P_HOSTN], a, req_bytes)
     if a < 0:
         return -1, -1
     base = P[P_DIES] * nodes * 4 + P[P_DIES] * P[P_DIES] + die * 2
-    a = _link(P, S, CAL, LS, base, a, req_bytes, P[P_HLB], P[P_HLAT])
+    a = _link(P, M, CAL, base, a, req_bytes, P[P_HLB], P[P_HLAT])
     if a < 0:
         return -1, -1
     arr = a
     a = a + P[P_HMEM]
-    a = _link(P, S, CAL, LS, base + 1, a, resp_bytes, P[P_HLB], P[P_HLAT])
+    a = _link(P, M, CAL, base + 1, a, resp_bytes, P[P_HLB], P[P_HLAT])
     if a < 0:
         return -1, -1
-    a = _mesh(P, S, CAL, LS, die, P[P_HOSTN], node, a, resp_bytes)
+    a = _mesh(P, M, CAL, die, P[P_HOSTN], node, a, resp_bytes)
     if a < 0:
         return -1, -1
     return arr * cyc, a * cyc
@@ -498,49 +510,47 @@ def _dram_target(P, addr, total_ctrl):
 
 
 @njit(cache=True)
-def _fail(S, code, th, opi):
-    S[S_ERR] = code
-    S[S_ERR_TH] = th
-    S[S_ERR_OP] = opi
+def _fail(P, M, code, th, opi):
+    M[S_ERR] = code
+    M[S_ERR_TH] = th
+    M[S_ERR_OP] = opi
     return -code
 
 
 @njit(cache=True)
-def _job_chunk_done(P, S, SL, JB, JQ, HD, TH, STALL, PP, HT, HK, HP, slot, ack, ncpipes,
-                    nslots, tpc, ppc, cyc):
+def _job_chunk_done(P, M, slot, ack, ncpipes, nslots, tpc, ppc, cyc):
     """A DMA chunk's write is acknowledged at ack."""
-    j = SL[slot, SL_JOB]
-    JB[j, J_OUT] -= 1
-    if ack > JB[j, J_MAXACK]:
-        JB[j, J_MAXACK] = ack
-    if ack > S[S_END]:
-        S[S_END] = ack
-    SL[slot, SL_PHASE] = 0
-    SL[slot, SL_READY] = _align(ack, cyc)
+    j = M[P[P_O_SL] + (slot) * 7 + SL_JOB]
+    M[P[P_O_JB] + (j) * N_JF + J_OUT] -= 1
+    if ack > M[P[P_O_JB] + (j) * N_JF + J_MAXACK]:
+        M[P[P_O_JB] + (j) * N_JF + J_MAXACK] = ack
+    if ack > M[S_END]:
+        M[S_END] = ack
+    M[P[P_O_SL] + (slot) * 7 + SL_PHASE] = 0
+    M[P[P_O_SL] + (slot) * 7 + SL_READY] = _align(ack, cyc)
     c = slot // nslots
-    if JQ[c, 1] > 0:
-        _wake_pipe(S, PP, HT, HK, HP, ncpipes + c, SL[slot, SL_READY])
-    if JB[j, J_OUT] == 0 and JB[j, J_ALL] == 1:
-        th = JB[j, J_TH]
-        h = JB[j, J_HANDLE]
-        done = JB[j, J_MAXACK]
-        HD[th, h, 0] = 2
-        HD[th, h, 1] = done
-        if TH[th, T_WAITH] == h:
-            TH[th, T_WAITH] = -1
-            t0 = TH[th, T_BT]
+    if M[P[P_O_JQ] + (c) * 2 + 1] > 0:
+        _wake_pipe(P, M, ncpipes + c, M[P[P_O_SL] + (slot) * 7 + SL_READY])
+    if M[P[P_O_JB] + (j) * N_JF + J_OUT] == 0 and M[P[P_O_JB] + (j) * N_JF + J_ALL] == 1:
+        th = M[P[P_O_JB] + (j) * N_JF + J_TH]
+        h = M[P[P_O_JB] + (j) * N_JF + J_HANDLE]
+        done = M[P[P_O_JB] + (j) * N_JF + J_MAXACK]
+        M[P[P_O_HD] + ((th) * P[P_HANDLES] + (h)) * 2 + 0] = 2
+        M[P[P_O_HD] + ((th) * P[P_HANDLES] + (h)) * 2 + 1] = done
+        if M[P[P_O_TH] + (th) * N_TF + T_WAITH] == h:
+            M[P[P_O_TH] + (th) * N_TF + T_WAITH] = -1
+            t0 = M[P[P_O_TH] + (th) * N_TF + T_BT]
             dn = _max(t0 + cyc, _align(done, cyc))
-            STALL[th, ST_DMA_WAIT] += dn - t0 - cyc
-            TH[th, T_READY] = dn
-            TH[th, T_DONE] = dn
-            if dn > S[S_END]:
-                S[S_END] = dn
-            _wake_pipe(S, PP, HT, HK, HP, _pipe_of(P, th, tpc, ppc), dn)
+            M[P[P_O_STALL] + (th) * N_ST + ST_DMA_WAIT] += dn - t0 - cyc
+            M[P[P_O_TH] + (th) * N_TF + T_READY] = dn
+            M[P[P_O_TH] + (th) * N_TF + T_DONE] = dn
+            if dn > M[S_END]:
+                M[S_END] = dn
+            _wake_pipe(P, M, _pipe_of(P, th, tpc, ppc), dn)
 
 
 @njit(cache=True)
-def _dma_step(P, S, SL, JB, JQ, HD, TH, STALL, PP, HT, HK, HP, RQ, RQFREE, CAL, LS,
-              SPF, SPA, SPS, HS, NODE, e, t, ncpipes, nslots, jcap, tpc, ppc, total_ctrl):
+def _dma_step(P, M, CAL, e, t, ncpipes, nslots, jcap, tpc, ppc, total_ctrl):
     """One issue cycle of core e's DMA engine."""
     cyc = P[P_CYCLE]
     hdr = P[P_HDR]
@@ -548,182 +558,177 @@ def _dma_step(P, S, SL, JB, JQ, HD, TH, STALL, PP, HT, HK, HP, RQ, RQFREE, CAL, 
     p = ncpipes + e
     ncores = P[P_DIES] * P[P_CPD]
     die = e // P[P_CPD]
-    node = NODE[e]
+    node = M[P[P_O_NODE] + e]
     chosen = -1
-    start = PP[p, PP_LAST] + 1
+    start = M[P[P_O_PP] + (p) * 3 + PP_LAST] + 1
     for k in range(nslots):
         i = start + k
         if i >= nslots:
             i -= nslots
         s = e * nslots + i
-        ph = SL[s, SL_PHASE]
-        if SL[s, SL_READY] <= t and ((ph == 0 and JQ[e, 1] > 0) or ph == 2):
+        ph = M[P[P_O_SL] + (s) * 7 + SL_PHASE]
+        if M[P[P_O_SL] + (s) * 7 + SL_READY] <= t and ((ph == 0 and M[P[P_O_JQ] + (e) * 2 + 1] > 0) or ph == 2):
             chosen = s
-            PP[p, PP_LAST] = i
+            M[P[P_O_PP] + (p) * 3 + PP_LAST] = i
             break
     if chosen >= 0:
         s = chosen
-        if SL[s, SL_PHASE] == 0:
-            j = e * jcap + JQ[e, 0]
-            off = JB[j, J_OFF]
-            el = JB[j, J_ELEM]
-            src = JB[j, J_SRC] + el * JB[j, J_STR] + off
-            dst = JB[j, J_DST] + el * JB[j, J_STR2] + off
-            n = _min(P[P_DCHUNK], JB[j, J_SIZE] - off)
-            if JB[j, J_SSP] == DRAM:
+        if M[P[P_O_SL] + (s) * 7 + SL_PHASE] == 0:
+            j = e * jcap + M[P[P_O_JQ] + (e) * 2 + 0]
+            off = M[P[P_O_JB] + (j) * N_JF + J_OFF]
+            el = M[P[P_O_JB] + (j) * N_JF + J_ELEM]
+            src = M[P[P_O_JB] + (j) * N_JF + J_SRC] + el * M[P[P_O_JB] + (j) * N_JF + J_STR] + off
+            dst = M[P[P_O_JB] + (j) * N_JF + J_DST] + el * M[P[P_O_JB] + (j) * N_JF + J_STR2] + off
+            n = _min(P[P_DCHUNK], M[P[P_O_JB] + (j) * N_JF + J_SIZE] - off)
+            if M[P[P_O_JB] + (j) * N_JF + J_SSP] == DRAM:
                 n = _min(n, il - src % il)
-            if JB[j, J_DSP] == DRAM:
+            if M[P[P_O_JB] + (j) * N_JF + J_DSP] == DRAM:
                 n = _min(n, il - dst % il)
             off += n
-            if off == JB[j, J_SIZE]:
+            if off == M[P[P_O_JB] + (j) * N_JF + J_SIZE]:
                 off = 0
                 el += 1
-            JB[j, J_OFF] = off
-            JB[j, J_ELEM] = el
-            JB[j, J_OUT] += 1
-            if el == JB[j, J_COUNT]:
-                JB[j, J_ALL] = 1
-                JQ[e, 0] = (JQ[e, 0] + 1) % jcap
-                JQ[e, 1] -= 1
-            SL[s, SL_JOB] = j
-            SL[s, SL_SRC] = src
-            SL[s, SL_DST] = dst
-            SL[s, SL_BYTES] = n
-            SL[s, SL_ISSUE] = t
-            ssp = JB[j, J_SSP]
+            M[P[P_O_JB] + (j) * N_JF + J_OFF] = off
+            M[P[P_O_JB] + (j) * N_JF + J_ELEM] = el
+            M[P[P_O_JB] + (j) * N_JF + J_OUT] += 1
+            if el == M[P[P_O_JB] + (j) * N_JF + J_COUNT]:
+                M[P[P_O_JB] + (j) * N_JF + J_ALL] = 1
+                M[P[P_O_JQ] + (e) * 2 + 0] = (M[P[P_O_JQ] + (e) * 2 + 0] + 1) % jcap
+                M[P[P_O_JQ] + (e) * 2 + 1] -= 1
+            M[P[P_O_SL] + (s) * 7 + SL_JOB] = j
+            M[P[P_O_SL] + (s) * 7 + SL_SRC] = src
+            M[P[P_O_SL] + (s) * 7 + SL_DST] = dst
+            M[P[P_O_SL] + (s) * 7 + SL_BYTES] = n
+            M[P[P_O_SL] + (s) * 7 + SL_ISSUE] = t
+            ssp = M[P[P_O_JB] + (j) * N_JF + J_SSP]
             if ssp == SP_LOCAL:
-                end = _sp_serve(P, SPF, SPA, SPS, e, src, n, False, False, t)
-                SL[s, SL_PHASE] = 2
-                SL[s, SL_READY] = _max(_align(end, cyc), t + cyc)
-                if end > S[S_END]:
-                    S[S_END] = end
+                end = _sp_serve(P, M, e, src, n, False, False, t)
+                M[P[P_O_SL] + (s) * 7 + SL_PHASE] = 2
+                M[P[P_O_SL] + (s) * 7 + SL_READY] = _max(_align(end, cyc), t + cyc)
+                if end > M[S_END]:
+                    M[S_END] = end
             elif ssp == DRAM:
                 g, la = _dram_target(P, src, total_ctrl)
-                ta = _send(P, S, CAL, LS, die, node, g // P[P_CPDIE],
-                           NODE[ncores + g % P[P_CPDIE]], t, hdr)
+                ta = _send(P, M, CAL, die, node, g // P[P_CPDIE], M[P[P_O_NODE] + ncores + g % P[P_CPDIE]], t, hdr)
                 if ta < 0:
-                    return _fail(S, E_HORIZON, JB[j, J_TH], -1)
-                r = _new_req(S, RQ, RQFREE, HT, HK, HP, ta)
-                RQ[r, R_KIND] = K_DMA_READ
-                RQ[r, R_TH] = JB[j, J_TH]
-                RQ[r, R_TGT] = g
-                RQ[r, R_ADDR] = la
-                RQ[r, R_BYTES] = n
-                RQ[r, R_SEND] = t
-                RQ[r, R_SRC_CORE] = e
-                RQ[r, R_SUB] = TGT_DRAM << 8
-                RQ[r, R_SLOT] = s
-                SL[s, SL_PHASE] = 1
-                SL[s, SL_READY] = NEVER
+                    return _fail(P, M, E_HORIZON, M[P[P_O_JB] + (j) * N_JF + J_TH], -1)
+                r = _new_req(P, M, ta)
+                M[P[P_O_RQ] + (r) * N_RF + R_KIND] = K_DMA_READ
+                M[P[P_O_RQ] + (r) * N_RF + R_TH] = M[P[P_O_JB] + (j) * N_JF + J_TH]
+                M[P[P_O_RQ] + (r) * N_RF + R_TGT] = g
+                M[P[P_O_RQ] + (r) * N_RF + R_ADDR] = la
+                M[P[P_O_RQ] + (r) * N_RF + R_BYTES] = n
+                M[P[P_O_RQ] + (r) * N_RF + R_SEND] = t
+                M[P[P_O_RQ] + (r) * N_RF + R_SRC_CORE] = e
+                M[P[P_O_RQ] + (r) * N_RF + R_SUB] = TGT_DRAM << 8
+                M[P[P_O_RQ] + (r) * N_RF + R_SLOT] = s
+                M[P[P_O_SL] + (s) * 7 + SL_PHASE] = 1
+                M[P[P_O_SL] + (s) * 7 + SL_READY] = NEVER
             else:  # HOST
-                arr, dl = _host_path(P, S, CAL, LS, die, node, t, hdr, hdr + n)
+                arr, dl = _host_path(P, M, CAL, die, node, t, hdr, hdr + n)
                 if arr < 0:
-                    return _fail(S, E_HORIZON, JB[j, J_TH], -1)
-                HS[die, 0] += n
-                if dl > S[S_END]:
-                    S[S_END] = dl
-                SL[s, SL_PHASE] = 2
-                SL[s, SL_READY] = _max(_align(dl, cyc), t + cyc)
+                    return _fail(P, M, E_HORIZON, M[P[P_O_JB] + (j) * N_JF + J_TH], -1)
+                M[P[P_O_HS] + (die) * 2 + 0] += n
+                if dl > M[S_END]:
+                    M[S_END] = dl
+                M[P[P_O_SL] + (s) * 7 + SL_PHASE] = 2
+                M[P[P_O_SL] + (s) * 7 + SL_READY] = _max(_align(dl, cyc), t + cyc)
         else:
-            j = SL[s, SL_JOB]
-            n = SL[s, SL_BYTES]
-            dst = SL[s, SL_DST]
-            dsp = JB[j, J_DSP]
-            dcore = JB[j, J_DCORE]
+            j = M[P[P_O_SL] + (s) * 7 + SL_JOB]
+            n = M[P[P_O_SL] + (s) * 7 + SL_BYTES]
+            dst = M[P[P_O_SL] + (s) * 7 + SL_DST]
+            dsp = M[P[P_O_JB] + (j) * N_JF + J_DSP]
+            dcore = M[P[P_O_JB] + (j) * N_JF + J_DCORE]
             if dsp == SP_REMOTE and dcore == e:
                 dsp = SP_LOCAL
             if dsp == SP_LOCAL:
-                end = _sp_serve(P, SPF, SPA, SPS, e, dst, n, True, False, t)
-                SL[s, SL_PHASE] = 3
-                _job_chunk_done(P, S, SL, JB, JQ, HD, TH, STALL, PP, HT, HK, HP, s, end,
-                                ncpipes, nslots, tpc, ppc, cyc)
+                end = _sp_serve(P, M, e, dst, n, True, False, t)
+                M[P[P_O_SL] + (s) * 7 + SL_PHASE] = 3
+                _job_chunk_done(P, M, s, end, ncpipes, nslots, tpc, ppc, cyc)
             elif dsp == HOST:
-                arr, dl = _host_path(P, S, CAL, LS, die, node, t, hdr + n, hdr)
+                arr, dl = _host_path(P, M, CAL, die, node, t, hdr + n, hdr)
                 if arr < 0:
-                    return _fail(S, E_HORIZON, JB[j, J_TH], -1)
-                HS[die, 1] += n
-                SL[s, SL_PHASE] = 3
-                _job_chunk_done(P, S, SL, JB, JQ, HD, TH, STALL, PP, HT, HK, HP, s, dl,
-                                ncpipes, nslots, tpc, ppc, cyc)
+                    return _fail(P, M, E_HORIZON, M[P[P_O_JB] + (j) * N_JF + J_TH], -1)
+                M[P[P_O_HS] + (die) * 2 + 1] += n
+                M[P[P_O_SL] + (s) * 7 + SL_PHASE] = 3
+                _job_chunk_done(P, M, s, dl, ncpipes, nslots, tpc, ppc, cyc)
             else:
                 if dsp == DRAM:
                     g, la = _dram_target(P, dst, total_ctrl)
                     ddie = g // P[P_CPDIE]
-                    dnode = NODE[ncores + g % P[P_CPDIE]]
+                    dnode = M[P[P_O_NODE] + ncores + g % P[P_CPDIE]]
                     tgt_kind = TGT_DRAM
                     tgt = g
                 else:
                     ddie = dcore // P[P_CPD]
-                    dnode = NODE[dcore]
+                    dnode = M[P[P_O_NODE] + dcore]
                     tgt_kind = TGT_SP
                     tgt = dcore
                     la = dst
-                ta = _send(P, S, CAL, LS, die, node, ddie, dnode, t, hdr + n)
+                ta = _send(P, M, CAL, die, node, ddie, dnode, t, hdr + n)
                 if ta < 0:
-                    return _fail(S, E_HORIZON, JB[j, J_TH], -1)
-                r = _new_req(S, RQ, RQFREE, HT, HK, HP, ta)
-                RQ[r, R_KIND] = K_DMA_WRITE
-                RQ[r, R_TH] = JB[j, J_TH]
-                RQ[r, R_TGT] = tgt
-                RQ[r, R_ADDR] = la
-                RQ[r, R_BYTES] = n
-                RQ[r, R_SEND] = t
-                RQ[r, R_SRC_CORE] = e
-                RQ[r, R_SUB] = tgt_kind << 8
-                RQ[r, R_SLOT] = s
-                SL[s, SL_PHASE] = 3
-                SL[s, SL_READY] = NEVER
+                    return _fail(P, M, E_HORIZON, M[P[P_O_JB] + (j) * N_JF + J_TH], -1)
+                r = _new_req(P, M, ta)
+                M[P[P_O_RQ] + (r) * N_RF + R_KIND] = K_DMA_WRITE
+                M[P[P_O_RQ] + (r) * N_RF + R_TH] = M[P[P_O_JB] + (j) * N_JF + J_TH]
+                M[P[P_O_RQ] + (r) * N_RF + R_TGT] = tgt
+                M[P[P_O_RQ] + (r) * N_RF + R_ADDR] = la
+                M[P[P_O_RQ] + (r) * N_RF + R_BYTES] = n
+                M[P[P_O_RQ] + (r) * N_RF + R_SEND] = t
+                M[P[P_O_RQ] + (r) * N_RF + R_SRC_CORE] = e
+                M[P[P_O_RQ] + (r) * N_RF + R_SUB] = tgt_kind << 8
+                M[P[P_O_RQ] + (r) * N_RF + R_SLOT] = s
+                M[P[P_O_SL] + (s) * 7 + SL_PHASE] = 3
+                M[P[P_O_SL] + (s) * 7 + SL_READY] = NEVER
     # next engine event
     nxt = NEVER
     for i in range(nslots):
         s = e * nslots + i
-        ph = SL[s, SL_PHASE]
-        if (ph == 0 and JQ[e, 1] > 0) or ph == 2:
-            if SL[s, SL_READY] < nxt:
-                nxt = SL[s, SL_READY]
+        ph = M[P[P_O_SL] + (s) * 7 + SL_PHASE]
+        if (ph == 0 and M[P[P_O_JQ] + (e) * 2 + 1] > 0) or ph == 2:
+            if M[P[P_O_SL] + (s) * 7 + SL_READY] < nxt:
+                nxt = M[P[P_O_SL] + (s) * 7 + SL_READY]
     if chosen >= 0 and nxt < t + cyc:
         nxt = t + cyc
-    if nxt < NEVER and nxt < PP[p, PP_NEXT]:
-        PP[p, PP_NEXT] = nxt
-        _push(HT, HK, HP, S, nxt, (np.int64(1) << 40) + p, p)
+    if nxt < NEVER and nxt < M[P[P_O_PP] + (p) * 3 + PP_NEXT]:
+        M[P[P_O_PP] + (p) * 3 + PP_NEXT] = nxt
+        _push(P, M, nxt, (np.int64(1) << 40) + p, p)
     return 0
 
 
 @njit(cache=True)
-def _issue(P, S, TH, STALL, TST, POST, BUF, PP, HT, HK, HP, RQ, RQFREE, CAL, LS,
-           SPF, SPA, SPS, LT, LU, LF, LC, L1S, CORE, HS, JB, JQ, HD, BAR, NODE,
-           th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl, jcap):
+def _issue(P, M, CAL, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl, jcap):
     """Thread th issues its next op at t on pipeline p of core c. <0 on error."""
     cyc = P[P_CYCLE]
     hdr = P[P_HDR]
-    pos = TH[th, T_POS]
-    opi = TH[th, T_OPIDX]
-    op = BUF[th, pos, 0]
-    space = BUF[th, pos, 1]
-    sub = BUF[th, pos, 2]
-    tcore = BUF[th, pos, 3]
-    size = BUF[th, pos, 4]
-    addr = BUF[th, pos, 5]
+    pos = M[P[P_O_TH] + (th) * N_TF + T_POS]
+    opi = M[P[P_O_TH] + (th) * N_TF + T_OPIDX]
+    op = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 0]
+    space = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 1]
+    sub = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 2]
+    tcore = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 3]
+    size = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 4]
+    addr = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 5]
     die = c // P[P_CPD]
-    node = NODE[c]
+    node = M[P[P_O_NODE] + c]
     dn = t + cyc
     slots = 1
     blocked = False
     if op == COMPUTE:
         n = size
         if n < 0:
-            return _fail(S, E_SIZE, th, opi)
+            return _fail(P, M, E_SIZE, th, opi)
         if is_stp:
             n = (n + P[P_STP_SPEED] - 1) // P[P_STP_SPEED]
         if n < 1:
             n = 1
         slots = n
         dn = t + n * cyc
-        PP[p, PP_BUSY] = dn
-        STALL[th, ST_COMPUTE] += dn - t - cyc
+        M[P[P_O_PP] + (p) * 3 + PP_BUSY] = dn
+        M[P[P_O_STALL] + (th) * N_ST + ST_COMPUTE] += dn - t - cyc
     elif op == LOAD or op == STORE or op == ATOMIC:
         if size <= 0:
-            return _fail(S, E_SIZE, th, opi)
+            return _fail(P, M, E_SIZE, th, opi)
         posted = op == STORE or (op == ATOMIC and (sub & FLAG_POSTED) != 0)
         is_atomic = op == ATOMIC
         is_write = op == STORE
@@ -731,125 +736,125 @@ def _issue(P, S, TH, STALL, TST, POST, BUF, PP, HT, HK, HP, RQ, RQFREE, CAL, LS,
             space = SP_LOCAL
         if space == SP_LOCAL:
             if addr < 0 or addr + size > P[P_SP_SIZE]:
-                return _fail(S, E_SP_RANGE, th, opi)
-            end = _sp_serve(P, SPF, SPA, SPS, c, addr, size, is_write, is_atomic, t)
-            if end > S[S_END]:
-                S[S_END] = end
+                return _fail(P, M, E_SP_RANGE, th, opi)
+            end = _sp_serve(P, M, c, addr, size, is_write, is_atomic, t)
+            if end > M[S_END]:
+                M[S_END] = end
             arr = t
             if not posted:
                 dn = _max(_align(end, cyc), t + cyc)
-                STALL[th, ST_ATOMIC if is_atomic else ST_SP] += dn - t - cyc
+                M[P[P_O_STALL] + th * N_ST + (ST_ATOMIC if is_atomic else ST_SP)] += dn - t - cyc
         elif space == SP_REMOTE or space == DRAM:
             if space == SP_REMOTE:
                 if tcore < 0 or tcore >= ncores:
-                    return _fail(S, E_CORE, th, opi)
+                    return _fail(P, M, E_CORE, th, opi)
                 if addr < 0 or addr + size > P[P_SP_SIZE]:
-                    return _fail(S, E_SP_RANGE, th, opi)
+                    return _fail(P, M, E_SP_RANGE, th, opi)
                 tgt = tcore
                 ddie = tcore // P[P_CPD]
-                dnode = NODE[tcore]
+                dnode = M[P[P_O_NODE] + tcore]
                 la = addr
                 nbytes = size
                 line_id = -1
             else:
                 if addr < 0 or addr + size > P[P_CH_CAP] * total_ctrl:
-                    return _fail(S, E_DRAM_RANGE, th, opi)
+                    return _fail(P, M, E_DRAM_RANGE, th, opi)
                 il = P[P_IL]
                 if addr % il + size > il:
-                    return _fail(S, E_INTERLEAVE, th, opi)
+                    return _fail(P, M, E_INTERLEAVE, th, opi)
                 tgt, la = _dram_target(P, addr, total_ctrl)
                 ddie = tgt // P[P_CPDIE]
-                dnode = NODE[ncores + tgt % P[P_CPDIE]]
+                dnode = M[P[P_O_NODE] + ncores + tgt % P[P_CPDIE]]
                 nbytes = size
                 line_id = -1
                 if op == LOAD and (sub & FLAG_BYPASS) == 0 and P[P_L1_SETS] > 0:
                     line = P[P_L1_LINE]
                     lid = addr // line
-                    fill = _l1_lookup(LT, LU, LF, LC, c, P[P_L1_SETS], P[P_L1_WAYS], lid)
+                    fill = _l1_lookup(P, M, c, P[P_L1_SETS], P[P_L1_WAYS], lid)
                     if fill >= 0:
-                        L1S[c, 0] += 1
+                        M[P[P_O_L1S] + (c) * 2 + 0] += 1
                         dn = _max(_align(_max(t + P[P_L1_LAT] * cyc, fill), cyc), t + cyc)
-                        STALL[th, ST_CACHE] += dn - t - cyc
-                        TST[th, 0] += 1
-                        TST[th, 1] += dn - t
-                        TH[th, T_READY] = dn
-                        TH[th, T_DONE] = dn
-                        if dn > S[S_END]:
-                            S[S_END] = dn
-                        CORE[c, 0] += 1
-                        TH[th, T_OPS] += 1
+                        M[P[P_O_STALL] + (th) * N_ST + ST_CACHE] += dn - t - cyc
+                        M[P[P_O_TST] + (th) * 2 + 0] += 1
+                        M[P[P_O_TST] + (th) * 2 + 1] += dn - t
+                        M[P[P_O_TH] + (th) * N_TF + T_READY] = dn
+                        M[P[P_O_TH] + (th) * N_TF + T_DONE] = dn
+                        if dn > M[S_END]:
+                            M[S_END] = dn
+                        M[P[P_O_CORE] + (c) * 3 + 0] += 1
+                        M[P[P_O_TH] + (th) * N_TF + T_OPS] += 1
                         return 0
-                    L1S[c, 1] += 1
+                    M[P[P_O_L1S] + (c) * 2 + 1] += 1
                     line_id = lid
                     la = la - (la % line)
                     nbytes = line
             rb = hdr + (size if (is_write or is_atomic) else 0)
-            ta = _send(P, S, CAL, LS, die, node, ddie, dnode, t, rb)
+            ta = _send(P, M, CAL, die, node, ddie, dnode, t, rb)
             if ta < 0:
-                return _fail(S, E_HORIZON, th, opi)
-            r = _new_req(S, RQ, RQFREE, HT, HK, HP, ta)
-            RQ[r, R_KIND] = K_ATOMIC if is_atomic else (K_STORE if is_write else K_LOAD)
-            RQ[r, R_TH] = th
-            RQ[r, R_TGT] = tgt
-            RQ[r, R_ADDR] = la
-            RQ[r, R_BYTES] = nbytes
-            RQ[r, R_SEND] = t
-            RQ[r, R_SRC_CORE] = c
-            RQ[r, R_SUB] = (TGT_SP if space == SP_REMOTE else TGT_DRAM) << 8
-            RQ[r, R_LINE] = line_id
-            RQ[r, R_BLOCK] = 0 if posted else 1
+                return _fail(P, M, E_HORIZON, th, opi)
+            r = _new_req(P, M, ta)
+            M[P[P_O_RQ] + (r) * N_RF + R_KIND] = K_ATOMIC if is_atomic else (K_STORE if is_write else K_LOAD)
+            M[P[P_O_RQ] + (r) * N_RF + R_TH] = th
+            M[P[P_O_RQ] + (r) * N_RF + R_TGT] = tgt
+            M[P[P_O_RQ] + (r) * N_RF + R_ADDR] = la
+            M[P[P_O_RQ] + (r) * N_RF + R_BYTES] = nbytes
+            M[P[P_O_RQ] + (r) * N_RF + R_SEND] = t
+            M[P[P_O_RQ] + (r) * N_RF + R_SRC_CORE] = c
+            M[P[P_O_RQ] + (r) * N_RF + R_SUB] = (TGT_SP if space == SP_REMOTE else TGT_DRAM) << 8
+            M[P[P_O_RQ] + (r) * N_RF + R_LINE] = line_id
+            M[P[P_O_RQ] + (r) * N_RF + R_BLOCK] = 0 if posted else 1
             arr = ta
             if not posted:
                 blocked = True
         elif space == HOST:
             if addr < 0:
-                return _fail(S, E_HOST_RANGE, th, opi)
+                return _fail(P, M, E_HOST_RANGE, th, opi)
             rq_b = hdr + (size if (is_write or is_atomic) else 0)
             rs_b = hdr + (0 if is_write else size)
-            arr, dl = _host_path(P, S, CAL, LS, die, node, t, rq_b, rs_b)
+            arr, dl = _host_path(P, M, CAL, die, node, t, rq_b, rs_b)
             if arr < 0:
-                return _fail(S, E_HORIZON, th, opi)
+                return _fail(P, M, E_HORIZON, th, opi)
             if is_write:
-                HS[die, 1] += size
+                M[P[P_O_HS] + (die) * 2 + 1] += size
             elif is_atomic:
-                HS[die, 0] += size
-                HS[die, 1] += size
+                M[P[P_O_HS] + (die) * 2 + 0] += size
+                M[P[P_O_HS] + (die) * 2 + 1] += size
             else:
-                HS[die, 0] += size
-            if dl > S[S_END]:
-                S[S_END] = dl
+                M[P[P_O_HS] + (die) * 2 + 0] += size
+            if dl > M[S_END]:
+                M[S_END] = dl
             if not posted:
                 dn = _max(_align(dl, cyc), t + cyc)
                 hm = P[P_HMEM] * cyc
                 net = dl - t - hm
-                _stall_split(STALL, th, ST_ATOMIC if is_atomic else ST_HOST, t, dn, cyc, net)
+                _stall_split(P, M, th, ST_ATOMIC if is_atomic else ST_HOST, t, dn, cyc, net)
         else:
-            return _fail(S, E_OP, th, opi)
+            return _fail(P, M, E_OP, th, opi)
         if posted:
             # the slot of the earliest posted arrival takes this one (a free slot is <= t)
             best = 0
             for j in range(1, P[P_MAXPOST]):
-                if POST[th, j] < POST[th, best]:
+                if M[P[P_O_POST] + (th) * P[P_MAXPOST] + j] < M[P[P_O_POST] + (th) * P[P_MAXPOST] + best]:
                     best = j
-            POST[th, best] = arr
+            M[P[P_O_POST] + (th) * P[P_MAXPOST] + best] = arr
         elif op == LOAD and not blocked:
-            TST[th, 0] += 1
-            TST[th, 1] += dn - t
+            M[P[P_O_TST] + (th) * 2 + 0] += 1
+            M[P[P_O_TST] + (th) * 2 + 1] += dn - t
     elif op == DMA:
-        h = BUF[th, pos, 10]
+        h = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 10]
         if h < 0 or h >= P[P_HANDLES]:
-            return _fail(S, E_HANDLE, th, opi)
-        if HD[th, h, 0] == 1:
-            return _fail(S, E_HANDLE_BUSY, th, opi)
+            return _fail(P, M, E_HANDLE, th, opi)
+        if M[P[P_O_HD] + ((th) * P[P_HANDLES] + (h)) * 2 + 0] == 1:
+            return _fail(P, M, E_HANDLE_BUSY, th, opi)
         dsp = sub
-        count = BUF[th, pos, 7]
-        st1 = BUF[th, pos, 8]
-        st2 = BUF[th, pos, 9]
-        dst = BUF[th, pos, 6]
+        count = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 7]
+        st1 = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 8]
+        st2 = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 9]
+        dst = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 6]
         if size <= 0 or count <= 0:
-            return _fail(S, E_SIZE, th, opi)
+            return _fail(P, M, E_SIZE, th, opi)
         if space == SP_REMOTE:
-            return _fail(S, E_DMA_SRC, th, opi)
+            return _fail(P, M, E_DMA_SRC, th, opi)
         for which in range(2):
             sp_ = space if which == 0 else dsp
             a0 = addr if which == 0 else dst
@@ -858,56 +863,56 @@ def _issue(P, S, TH, STALL, TST, POST, BUF, PP, HT, HK, HP, RQ, RQFREE, CAL, LS,
             hi = _max(a0, a1) + size
             if sp_ == SP_LOCAL or sp_ == SP_REMOTE:
                 if which == 1 and sp_ == SP_REMOTE and (tcore < 0 or tcore >= ncores):
-                    return _fail(S, E_CORE, th, opi)
+                    return _fail(P, M, E_CORE, th, opi)
                 if lo < 0 or hi > P[P_SP_SIZE]:
-                    return _fail(S, E_SP_RANGE, th, opi)
+                    return _fail(P, M, E_SP_RANGE, th, opi)
             elif sp_ == DRAM:
                 if lo < 0 or hi > P[P_CH_CAP] * total_ctrl:
-                    return _fail(S, E_DRAM_RANGE, th, opi)
+                    return _fail(P, M, E_DRAM_RANGE, th, opi)
             elif sp_ == HOST:
                 if lo < 0:
-                    return _fail(S, E_HOST_RANGE, th, opi)
+                    return _fail(P, M, E_HOST_RANGE, th, opi)
             else:
-                return _fail(S, E_OP, th, opi)
-        q = JQ[c, 0] + JQ[c, 1]
+                return _fail(P, M, E_OP, th, opi)
+        q = M[P[P_O_JQ] + (c) * 2 + 0] + M[P[P_O_JQ] + (c) * 2 + 1]
         if q >= jcap:
             q -= jcap
         j = c * jcap + q
-        JQ[c, 1] += 1
-        JB[j, J_TH] = th
-        JB[j, J_HANDLE] = h
-        JB[j, J_SSP] = space
-        JB[j, J_DSP] = dsp
-        JB[j, J_DCORE] = tcore
-        JB[j, J_SRC] = addr
-        JB[j, J_DST] = dst
-        JB[j, J_SIZE] = size
-        JB[j, J_COUNT] = count
-        JB[j, J_STR] = st1
-        JB[j, J_STR2] = st2
-        JB[j, J_ELEM] = 0
-        JB[j, J_OFF] = 0
-        JB[j, J_OUT] = 0
-        JB[j, J_ALL] = 0
-        JB[j, J_MAXACK] = 0
-        HD[th, h, 0] = 1
-        HD[th, h, 1] = 0
-        CORE[c, 1] += 1
-        CORE[c, 2] += size * count
-        _wake_pipe(S, PP, HT, HK, HP, ncpipes + c, t + cyc)
+        M[P[P_O_JQ] + (c) * 2 + 1] += 1
+        M[P[P_O_JB] + (j) * N_JF + J_TH] = th
+        M[P[P_O_JB] + (j) * N_JF + J_HANDLE] = h
+        M[P[P_O_JB] + (j) * N_JF + J_SSP] = space
+        M[P[P_O_JB] + (j) * N_JF + J_DSP] = dsp
+        M[P[P_O_JB] + (j) * N_JF + J_DCORE] = tcore
+        M[P[P_O_JB] + (j) * N_JF + J_SRC] = addr
+        M[P[P_O_JB] + (j) * N_JF + J_DST] = dst
+        M[P[P_O_JB] + (j) * N_JF + J_SIZE] = size
+        M[P[P_O_JB] + (j) * N_JF + J_COUNT] = count
+        M[P[P_O_JB] + (j) * N_JF + J_STR] = st1
+        M[P[P_O_JB] + (j) * N_JF + J_STR2] = st2
+        M[P[P_O_JB] + (j) * N_JF + J_ELEM] = 0
+        M[P[P_O_JB] + (j) * N_JF + J_OFF] = 0
+        M[P[P_O_JB] + (j) * N_JF + J_OUT] = 0
+        M[P[P_O_JB] + (j) * N_JF + J_ALL] = 0
+        M[P[P_O_JB] + (j) * N_JF + J_MAXACK] = 0
+        M[P[P_O_HD] + ((th) * P[P_HANDLES] + (h)) * 2 + 0] = 1
+        M[P[P_O_HD] + ((th) * P[P_HANDLES] + (h)) * 2 + 1] = 0
+        M[P[P_O_CORE] + (c) * 3 + 1] += 1
+        M[P[P_O_CORE] + (c) * 3 + 2] += size * count
+        _wake_pipe(P, M, ncpipes + c, t + cyc)
     elif op == WAIT:
-        h = BUF[th, pos, 10]
+        h = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 10]
         if h < 0 or h >= P[P_HANDLES]:
-            return _fail(S, E_HANDLE, th, opi)
-        if HD[th, h, 0] == 0:
-            return _fail(S, E_WAIT_UNKNOWN, th, opi)
-        if HD[th, h, 0] == 1:
-            TH[th, T_WAITH] = h
-            TH[th, T_BT] = t
+            return _fail(P, M, E_HANDLE, th, opi)
+        if M[P[P_O_HD] + ((th) * P[P_HANDLES] + (h)) * 2 + 0] == 0:
+            return _fail(P, M, E_WAIT_UNKNOWN, th, opi)
+        if M[P[P_O_HD] + ((th) * P[P_HANDLES] + (h)) * 2 + 0] == 1:
+            M[P[P_O_TH] + (th) * N_TF + T_WAITH] = h
+            M[P[P_O_TH] + (th) * N_TF + T_BT] = t
             blocked = True
         else:
-            dn = _max(t + cyc, _align(HD[th, h, 1], cyc))
-            STALL[th, ST_DMA_WAIT] += dn - t - cyc
+            dn = _max(t + cyc, _align(M[P[P_O_HD] + ((th) * P[P_HANDLES] + (h)) * 2 + 1], cyc))
+            M[P[P_O_STALL] + (th) * N_ST + ST_DMA_WAIT] += dn - t - cyc
     elif op == BARRIER:
         scope = sub
         if scope == 0:
@@ -917,91 +922,89 @@ def _issue(P, S, TH, STALL, TST, POST, BUF, PP, HT, HK, HP, RQ, RQFREE, CAL, LS,
         elif scope == 2:
             inst = ncores + P[P_DIES]
         else:
-            return _fail(S, E_OP, th, opi)
-        bid = BUF[th, pos, 10]
-        if BAR[inst, 4] > 0:
-            return _fail(S, E_BAR_ENDED, th, opi)
-        if BAR[inst, 0] > 0 and BAR[inst, 1] != bid:
-            return _fail(S, E_BAR_ID, th, opi)
+            return _fail(P, M, E_OP, th, opi)
+        bid = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 10]
+        if M[P[P_O_BAR] + (inst) * 5 + 4] > 0:
+            return _fail(P, M, E_BAR_ENDED, th, opi)
+        if M[P[P_O_BAR] + (inst) * 5 + 0] > 0 and M[P[P_O_BAR] + (inst) * 5 + 1] != bid:
+            return _fail(P, M, E_BAR_ID, th, opi)
         arr = t
         for j in range(P[P_MAXPOST]):
-            if POST[th, j] > arr:
-                arr = POST[th, j]
-        BAR[inst, 1] = bid
-        if BAR[inst, 0] == 0 or arr > BAR[inst, 2]:
-            BAR[inst, 2] = arr
-        BAR[inst, 0] += 1
-        TH[th, T_BAR] = inst
-        TH[th, T_BT] = t
+            if M[P[P_O_POST] + (th) * P[P_MAXPOST] + j] > arr:
+                arr = M[P[P_O_POST] + (th) * P[P_MAXPOST] + j]
+        M[P[P_O_BAR] + (inst) * 5 + 1] = bid
+        if M[P[P_O_BAR] + (inst) * 5 + 0] == 0 or arr > M[P[P_O_BAR] + (inst) * 5 + 2]:
+            M[P[P_O_BAR] + (inst) * 5 + 2] = arr
+        M[P[P_O_BAR] + (inst) * 5 + 0] += 1
+        M[P[P_O_TH] + (th) * N_TF + T_BAR] = inst
+        M[P[P_O_TH] + (th) * N_TF + T_BT] = t
         blocked = True
-        if BAR[inst, 0] == BAR[inst, 3]:
-            rel = _align(BAR[inst, 2], cyc) + P[P_BAR0 + scope] * cyc
-            BAR[inst, 0] = 0
-            nthreads = TH.shape[0]
+        if M[P[P_O_BAR] + (inst) * 5 + 0] == M[P[P_O_BAR] + (inst) * 5 + 3]:
+            rel = _align(M[P[P_O_BAR] + (inst) * 5 + 2], cyc) + P[P_BAR0 + scope] * cyc
+            M[P[P_O_BAR] + (inst) * 5 + 0] = 0
+            nthreads = P[P_NTHREADS]
             for w in range(nthreads):
-                if TH[w, T_BAR] == inst:
-                    TH[w, T_BAR] = -1
-                    t0 = TH[w, T_BT]
+                if M[P[P_O_TH] + (w) * N_TF + T_BAR] == inst:
+                    M[P[P_O_TH] + (w) * N_TF + T_BAR] = -1
+                    t0 = M[P[P_O_TH] + (w) * N_TF + T_BT]
                     d = _max(rel, t0 + cyc)
-                    STALL[w, ST_BARRIER] += d - t0 - cyc
-                    TH[w, T_READY] = d
-                    TH[w, T_DONE] = d
-                    if d > S[S_END]:
-                        S[S_END] = d
+                    M[P[P_O_STALL] + (w) * N_ST + ST_BARRIER] += d - t0 - cyc
+                    M[P[P_O_TH] + (w) * N_TF + T_READY] = d
+                    M[P[P_O_TH] + (w) * N_TF + T_DONE] = d
+                    if d > M[S_END]:
+                        M[S_END] = d
                     if w != th:
-                        _wake_pipe(S, PP, HT, HK, HP, _pipe_of(P, w, tpc, ppc), d)
+                        _wake_pipe(P, M, _pipe_of(P, w, tpc, ppc), d)
             blocked = False
-            dn = TH[th, T_READY]
+            dn = M[P[P_O_TH] + (th) * N_TF + T_READY]
     elif op == PIM:
-        return _fail(S, E_PIM, th, opi)
+        return _fail(P, M, E_PIM, th, opi)
     else:
-        return _fail(S, E_OP, th, opi)
-    CORE[c, 0] += slots
-    TH[th, T_OPS] += 1
+        return _fail(P, M, E_OP, th, opi)
+    M[P[P_O_CORE] + (c) * 3 + 0] += slots
+    M[P[P_O_TH] + (th) * N_TF + T_OPS] += 1
     if blocked:
-        TH[th, T_READY] = NEVER
+        M[P[P_O_TH] + (th) * N_TF + T_READY] = NEVER
     else:
-        TH[th, T_READY] = dn
-        TH[th, T_DONE] = dn
-        if dn > S[S_END]:
-            S[S_END] = dn
+        M[P[P_O_TH] + (th) * N_TF + T_READY] = dn
+        M[P[P_O_TH] + (th) * N_TF + T_DONE] = dn
+        if dn > M[S_END]:
+            M[S_END] = dn
     return 0
 
 
 @njit(cache=True)
-def _advance(TH, S, BAR, REFILL, th, tpc, ncores, cpd, dies):
+def _advance(P, M, th, tpc, ncores, cpd, dies):
     """Move past the op just issued; ask for a refill or finish the thread. <0 on error."""
-    TH[th, T_POS] += 1
-    TH[th, T_OPIDX] += 1
-    if TH[th, T_POS] >= TH[th, T_LEN]:
-        if TH[th, T_EOS] == 1:
-            return _finish(TH, S, BAR, th, tpc, ncores, cpd, dies)
-        TH[th, T_NEEDREF] = 1
-        REFILL[S[S_NREFILL]] = th
-        S[S_NREFILL] += 1
+    M[P[P_O_TH] + (th) * N_TF + T_POS] += 1
+    M[P[P_O_TH] + (th) * N_TF + T_OPIDX] += 1
+    if M[P[P_O_TH] + (th) * N_TF + T_POS] >= M[P[P_O_TH] + (th) * N_TF + T_LEN]:
+        if M[P[P_O_TH] + (th) * N_TF + T_EOS] == 1:
+            return _finish(P, M, th, tpc, ncores, cpd, dies)
+        M[P[P_O_TH] + (th) * N_TF + T_NEEDREF] = 1
+        M[P[P_O_REFILL] + M[S_NREFILL]] = th
+        M[S_NREFILL] += 1
     return 0
 
 
 @njit(cache=True)
-def _finish(TH, S, BAR, th, tpc, ncores, cpd, dies):
-    TH[th, T_FIN] = 1
+def _finish(P, M, th, tpc, ncores, cpd, dies):
+    M[P[P_O_TH] + (th) * N_TF + T_FIN] = 1
     c = th // tpc
     for k in range(3):
         inst = c if k == 0 else (ncores + c // cpd if k == 1 else ncores + dies)
-        BAR[inst, 4] += 1
-        if BAR[inst, 0] > 0:
+        M[P[P_O_BAR] + (inst) * 5 + 4] += 1
+        if M[P[P_O_BAR] + (inst) * 5 + 0] > 0:
             # a barrier of its scope waits for it and can never complete
-            for w in range(TH.shape[0]):
-                if TH[w, T_BAR] == inst:
-                    return _fail(S, E_BAR_ENDED, w, TH[w, T_OPIDX] - 1)
+            for w in range(P[P_NTHREADS]):
+                if M[P[P_O_TH] + (w) * N_TF + T_BAR] == inst:
+                    return _fail(P, M, E_BAR_ENDED, w, M[P[P_O_TH] + (w) * N_TF + T_OPIDX] - 1)
     return 0
 
 
 # ---------------------------------------------------------------------------- main loop
 @njit(cache=True)
-def run_machine(P, S, TH, STALL, TST, POST, BUF, PP, HT, HK, HP, RQ, RQFREE,
-                CAL, LS, DCAL, BK, RK, AU, DS, TL, SPF, SPA, SPS,
-                LT, LU, LF, LC, L1S, CORE, HS, SL, JB, JQ, HD, BAR, NODE, REFILL):
+def run_machine(P, M, CAL, DCAL):
     """Run until done (0), a refill is needed (1: REFILL[:S[S_NREFILL]]) or an error (<0)."""
     cyc = P[P_CYCLE]
     tpc = P[P_MTP] * P[P_TPM] + P[P_STP]
@@ -1014,69 +1017,66 @@ def run_machine(P, S, TH, STALL, TST, POST, BUF, PP, HT, HK, HP, RQ, RQFREE,
     W = P[P_CAL]
     hdr = P[P_HDR]
     nslots = P[P_DSLOTS]
-    jcap = JB.shape[0] // ncores
+    jcap = P[P_JCAP]
     # threads whose refill came back empty finish now (the driver set T_EOS and T_LEN 0)
-    nref = S[S_NREFILL]
-    S[S_NREFILL] = 0
+    nref = M[S_NREFILL]
+    M[S_NREFILL] = 0
     for k in range(nref):
-        th = REFILL[k]
-        TH[th, T_NEEDREF] = 0
-        if TH[th, T_LEN] == 0:
-            rc = _finish(TH, S, BAR, th, tpc, ncores, cpd, dies)
+        th = M[P[P_O_REFILL] + k]
+        M[P[P_O_TH] + (th) * N_TF + T_NEEDREF] = 0
+        if M[P[P_O_TH] + (th) * N_TF + T_LEN] == 0:
+            rc = _finish(P, M, th, tpc, ncores, cpd, dies)
             if rc < 0:
                 return rc
-    while S[S_HEAP_N] > 0:
-        t = HT[0]
-        key = HK[0]
-        pay = HP[0]
-        _pop(HT, HK, HP, S)
-        S[S_NOW] = t
+    while M[S_HEAP_N] > 0:
+        t = M[P[P_O_HT] + 0]
+        key = M[P[P_O_HK] + 0]
+        pay = M[P[P_O_HP] + 0]
+        _pop(P, M)
+        M[S_NOW] = t
         # recycle calendar slots that lie wholly in the past
-        S[S_CAL_BASE] = _cal_advance(CAL, S[S_CAL_BASE], t // cyc, W)
-        S[S_DCAL_BASE] = _cal_advance(DCAL, S[S_DCAL_BASE], t // P[P_TCK], W)
+        M[S_CAL_BASE] = _cal_advance(CAL, M[S_CAL_BASE], t // cyc, W)
+        M[S_DCAL_BASE] = _cal_advance(DCAL, M[S_DCAL_BASE], t // P[P_TCK], W)
         if key < (np.int64(1) << 40):
             # ------------------------------------------------------------ ARRIVE
             r = pay
-            kind = RQ[r, R_KIND]
-            th = RQ[r, R_TH]
-            src_core = RQ[r, R_SRC_CORE]
-            tgt = RQ[r, R_TGT]
-            nbytes = RQ[r, R_BYTES]
+            kind = M[P[P_O_RQ] + (r) * N_RF + R_KIND]
+            th = M[P[P_O_RQ] + (r) * N_RF + R_TH]
+            src_core = M[P[P_O_RQ] + (r) * N_RF + R_SRC_CORE]
+            tgt = M[P[P_O_RQ] + (r) * N_RF + R_TGT]
+            nbytes = M[P[P_O_RQ] + (r) * N_RF + R_BYTES]
             is_write = kind == K_STORE or kind == K_DMA_WRITE
             is_atomic = kind == K_ATOMIC
-            to_sp = (RQ[r, R_SUB] >> 8) == TGT_SP
+            to_sp = (M[P[P_O_RQ] + (r) * N_RF + R_SUB] >> 8) == TGT_SP
             if to_sp:
-                end = _sp_serve(P, SPF, SPA, SPS, tgt, RQ[r, R_ADDR], nbytes, is_write,
-                                is_atomic, t)
+                end = _sp_serve(P, M, tgt, M[P[P_O_RQ] + (r) * N_RF + R_ADDR], nbytes, is_write, is_atomic, t)
                 resp_at = end
                 tdie = tgt // cpd
-                tnode = NODE[tgt]
+                tnode = M[P[P_O_NODE] + tgt]
             else:
-                end, resp_at = _dram_serve(P, S, BK, RK, DCAL, DS, TL, AU, tgt, RQ[r, R_ADDR],
-                                           nbytes, is_write, is_atomic, t)
+                end, resp_at = _dram_serve(P, M, DCAL, tgt, M[P[P_O_RQ] + (r) * N_RF + R_ADDR], nbytes, is_write, is_atomic, t)
                 if end < 0:
-                    return _fail(S, E_HORIZON, th, -1)
+                    return _fail(P, M, E_HORIZON, th, -1)
                 tdie = tgt // P[P_CPDIE]
-                tnode = NODE[ncores + tgt % P[P_CPDIE]]
+                tnode = M[P[P_O_NODE] + ncores + tgt % P[P_CPDIE]]
             data_back = kind == K_LOAD or kind == K_ATOMIC or kind == K_DMA_READ
             rb = hdr + (nbytes if data_back else 0)
-            dl = _send(P, S, CAL, LS, tdie, tnode, src_core // cpd, NODE[src_core], resp_at, rb)
+            dl = _send(P, M, CAL, tdie, tnode, src_core // cpd, M[P[P_O_NODE] + src_core], resp_at, rb)
             if dl < 0:
-                return _fail(S, E_HORIZON, th, -1)
-            if end > S[S_END]:
-                S[S_END] = end
-            if dl > S[S_END]:
-                S[S_END] = dl
+                return _fail(P, M, E_HORIZON, th, -1)
+            if end > M[S_END]:
+                M[S_END] = end
+            if dl > M[S_END]:
+                M[S_END] = dl
             if kind == K_DMA_READ:
-                s = RQ[r, R_SLOT]
-                SL[s, SL_PHASE] = 2
-                SL[s, SL_READY] = _max(_align(dl, cyc), SL[s, SL_ISSUE] + cyc)
-                _wake_pipe(S, PP, HT, HK, HP, ncpipes + s // nslots, SL[s, SL_READY])
+                s = M[P[P_O_RQ] + (r) * N_RF + R_SLOT]
+                M[P[P_O_SL] + (s) * 7 + SL_PHASE] = 2
+                M[P[P_O_SL] + (s) * 7 + SL_READY] = _max(_align(dl, cyc), M[P[P_O_SL] + (s) * 7 + SL_ISSUE] + cyc)
+                _wake_pipe(P, M, ncpipes + s // nslots, M[P[P_O_SL] + (s) * 7 + SL_READY])
             elif kind == K_DMA_WRITE:
-                _job_chunk_done(P, S, SL, JB, JQ, HD, TH, STALL, PP, HT, HK, HP, RQ[r, R_SLOT],
-                                dl, ncpipes, nslots, tpc, ppc, cyc)
-            elif RQ[r, R_BLOCK] == 1:
-                t0 = RQ[r, R_SEND]
+                _job_chunk_done(P, M, M[P[P_O_RQ] + (r) * N_RF + R_SLOT], dl, ncpipes, nslots, tpc, ppc, cyc)
+            elif M[P[P_O_RQ] + (r) * N_RF + R_BLOCK] == 1:
+                t0 = M[P[P_O_RQ] + (r) * N_RF + R_SEND]
                 net = (t - t0) + (dl - resp_at)
                 dn = _max(_align(dl, cyc), t0 + cyc)
                 if is_atomic:
@@ -1085,30 +1085,27 @@ def run_machine(P, S, TH, STALL, TST, POST, BUF, PP, HT, HK, HP, RQ, RQFREE,
                     cat = ST_SP
                 else:
                     cat = ST_DRAM
-                _stall_split(STALL, th, cat, t0, dn, cyc, net)
+                _stall_split(P, M, th, cat, t0, dn, cyc, net)
                 if kind == K_LOAD:
-                    TST[th, 0] += 1
-                    TST[th, 1] += dn - t0
-                TH[th, T_READY] = dn
-                TH[th, T_DONE] = dn
-                if dn > S[S_END]:
-                    S[S_END] = dn
-                _wake_pipe(S, PP, HT, HK, HP, _pipe_of(P, th, tpc, ppc), dn)
-            if RQ[r, R_LINE] >= 0:
-                _l1_insert(LT, LU, LF, LC, src_core, P[P_L1_SETS], P[P_L1_WAYS], RQ[r, R_LINE],
-                           dl)
-            RQFREE[S[S_RQ_FREE_N]] = r
-            S[S_RQ_FREE_N] += 1
+                    M[P[P_O_TST] + (th) * 2 + 0] += 1
+                    M[P[P_O_TST] + (th) * 2 + 1] += dn - t0
+                M[P[P_O_TH] + (th) * N_TF + T_READY] = dn
+                M[P[P_O_TH] + (th) * N_TF + T_DONE] = dn
+                if dn > M[S_END]:
+                    M[S_END] = dn
+                _wake_pipe(P, M, _pipe_of(P, th, tpc, ppc), dn)
+            if M[P[P_O_RQ] + (r) * N_RF + R_LINE] >= 0:
+                _l1_insert(P, M, src_core, P[P_L1_SETS], P[P_L1_WAYS], M[P[P_O_RQ] + (r) * N_RF + R_LINE], dl)
+            M[P[P_O_RQFREE] + M[S_RQ_FREE_N]] = r
+            M[S_RQ_FREE_N] += 1
             continue
         # ---------------------------------------------------------------- PIPE
         p = pay
-        if PP[p, PP_NEXT] != t:
+        if M[P[P_O_PP] + (p) * 3 + PP_NEXT] != t:
             continue  # stale
-        PP[p, PP_NEXT] = NEVER
+        M[P[P_O_PP] + (p) * 3 + PP_NEXT] = NEVER
         if p >= ncpipes:
-            rc = _dma_step(P, S, SL, JB, JQ, HD, TH, STALL, PP, HT, HK, HP, RQ, RQFREE, CAL,
-                           LS, SPF, SPA, SPS, HS, NODE, p - ncpipes, t, ncpipes, nslots, jcap,
-                           tpc, ppc, P[P_DIES] * P[P_CPDIE])
+            rc = _dma_step(P, M, CAL, p - ncpipes, t, ncpipes, nslots, jcap, tpc, ppc, P[P_DIES] * P[P_CPDIE])
             if rc < 0:
                 return rc
             continue
@@ -1121,24 +1118,24 @@ def run_machine(P, S, TH, STALL, TST, POST, BUF, PP, HT, HK, HP, RQ, RQFREE,
             t0 = c * tpc + P[P_MTP] * P[P_TPM] + (lp - P[P_MTP])
             nt = 1
         chosen = -1
-        start = PP[p, PP_LAST] + 1
+        start = M[P[P_O_PP] + (p) * 3 + PP_LAST] + 1
         for k in range(nt):
             i = start + k
             if i >= nt:
                 i -= nt
             th = t0 + i
-            if TH[th, T_HAS] == 0 or TH[th, T_FIN] == 1:
+            if M[P[P_O_TH] + (th) * N_TF + T_HAS] == 0 or M[P[P_O_TH] + (th) * N_TF + T_FIN] == 1:
                 continue
-            rdy = TH[th, T_READY]
+            rdy = M[P[P_O_TH] + (th) * N_TF + T_READY]
             if rdy > t:
                 continue
-            pos = TH[th, T_POS]
-            op = BUF[th, pos, 0]
-            if op == STORE or (op == ATOMIC and (BUF[th, pos, 2] & FLAG_POSTED) != 0):
+            pos = M[P[P_O_TH] + (th) * N_TF + T_POS]
+            op = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 0]
+            if op == STORE or (op == ATOMIC and (M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 2] & FLAG_POSTED) != 0):
                 mn = NEVER
                 free = False
                 for j in range(P[P_MAXPOST]):
-                    v = POST[th, j]
+                    v = M[P[P_O_POST] + (th) * P[P_MAXPOST] + j]
                     if v <= t:
                         free = True
                         break
@@ -1146,44 +1143,41 @@ def run_machine(P, S, TH, STALL, TST, POST, BUF, PP, HT, HK, HP, RQ, RQFREE,
                         mn = v
                 if not free:
                     m = _align(mn, cyc)
-                    STALL[th, ST_POSTED] += m - rdy
-                    TH[th, T_READY] = m
+                    M[P[P_O_STALL] + (th) * N_ST + ST_POSTED] += m - rdy
+                    M[P[P_O_TH] + (th) * N_TF + T_READY] = m
                     continue
             chosen = th
-            PP[p, PP_LAST] = i
+            M[P[P_O_PP] + (p) * 3 + PP_LAST] = i
             break
         if chosen >= 0:
             th = chosen
-            STALL[th, ST_ISSUE] += t - TH[th, T_READY]
-            rc = _issue(P, S, TH, STALL, TST, POST, BUF, PP, HT, HK, HP, RQ, RQFREE, CAL, LS,
-                        SPF, SPA, SPS, LT, LU, LF, LC, L1S, CORE, HS, JB, JQ, HD, BAR, NODE,
-                        th, p, t, c, lp >= P[P_MTP], tpc, ppc, ncores, ncpipes,
-                        P[P_DIES] * P[P_CPDIE], jcap)
+            M[P[P_O_STALL] + (th) * N_ST + ST_ISSUE] += t - M[P[P_O_TH] + (th) * N_TF + T_READY]
+            rc = _issue(P, M, CAL, th, p, t, c, lp >= P[P_MTP], tpc, ppc, ncores, ncpipes, P[P_DIES] * P[P_CPDIE], jcap)
             if rc < 0:
                 return rc
-            rc = _advance(TH, S, BAR, REFILL, th, tpc, ncores, cpd, dies)
+            rc = _advance(P, M, th, tpc, ncores, cpd, dies)
             if rc < 0:
                 return rc
         # next event of this pipeline
         nxt = NEVER
         for k in range(nt):
             th = t0 + k
-            if TH[th, T_HAS] == 1 and TH[th, T_FIN] == 0 and TH[th, T_NEEDREF] == 0:
-                if TH[th, T_READY] < nxt:
-                    nxt = TH[th, T_READY]
-            elif TH[th, T_NEEDREF] == 1 and TH[th, T_READY] < nxt:
-                nxt = TH[th, T_READY]
+            if M[P[P_O_TH] + (th) * N_TF + T_HAS] == 1 and M[P[P_O_TH] + (th) * N_TF + T_FIN] == 0 and M[P[P_O_TH] + (th) * N_TF + T_NEEDREF] == 0:
+                if M[P[P_O_TH] + (th) * N_TF + T_READY] < nxt:
+                    nxt = M[P[P_O_TH] + (th) * N_TF + T_READY]
+            elif M[P[P_O_TH] + (th) * N_TF + T_NEEDREF] == 1 and M[P[P_O_TH] + (th) * N_TF + T_READY] < nxt:
+                nxt = M[P[P_O_TH] + (th) * N_TF + T_READY]
         if chosen >= 0 and nxt < t + cyc:
             nxt = t + cyc
         if nxt < NEVER:
-            nxt = _max(nxt, PP[p, PP_BUSY])
-            if nxt < PP[p, PP_NEXT]:
-                PP[p, PP_NEXT] = nxt
-                _push(HT, HK, HP, S, nxt, (np.int64(1) << 40) + p, p)
-        if S[S_NREFILL] > 0:
+            nxt = _max(nxt, M[P[P_O_PP] + (p) * 3 + PP_BUSY])
+            if nxt < M[P[P_O_PP] + (p) * 3 + PP_NEXT]:
+                M[P[P_O_PP] + (p) * 3 + PP_NEXT] = nxt
+                _push(P, M, nxt, (np.int64(1) << 40) + p, p)
+        if M[S_NREFILL] > 0:
             return RC_REFILL
     # the queue is empty: every thread with a stream must have finished
     for th in range(nthreads):
-        if TH[th, T_HAS] == 1 and TH[th, T_FIN] == 0:
-            return _fail(S, E_DEADLOCK, th, TH[th, T_OPIDX] - 1)
+        if M[P[P_O_TH] + (th) * N_TF + T_HAS] == 1 and M[P[P_O_TH] + (th) * N_TF + T_FIN] == 0:
+            return _fail(P, M, E_DEADLOCK, th, M[P[P_O_TH] + (th) * N_TF + T_OPIDX] - 1)
     return RC_DONE

@@ -143,8 +143,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 # stall categories, in the order of the stats arrays
 STALL_NAMES = ("issue", "compute", "dram", "scratchpad", "atomic", "network", "cache", "host",
                "barrier", "dma_wait", "posted")

@@ -67,7 +67,7 @@ class MachineStats:
     timeline_bin_ps: int  # width of one bin (the configured width doubled until it fits)
     dram_timeline: np.ndarray  # [controllers, timeline_bins] bytes by serve end time
 
-    def equal(self, other: "MachineStats") -> list[str]:
+    def equal(self, other: MachineStats) -> list[str]:
         """Names of the fields that differ (empty when identical)."""
         out = []
         for f in fields(self):
