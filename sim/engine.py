@@ -183,12 +183,14 @@ class _FastRun:
 
     def run(self) -> MachineStats:
         S, TH, spec = self.S, self.TH, self.spec
+        TH[:, K.T_READY] = K.NEVER  # threads without a stream never issue
         for s in range(self.source.n_streams):
-            TH[s, K.T_HAS] = 1
             self._fill(s)
             if TH[s, K.T_LEN] == 0:
-                TH[s, K.T_FIN] = 1
-                TH[s, K.T_HAS] = 0  # an empty stream takes no part in anything
+                TH[s, K.T_FIN] = 1  # an empty stream takes no part in anything
+            else:
+                TH[s, K.T_HAS] = 1
+                TH[s, K.T_READY] = 0
         # barrier participants are the threads with a non-empty stream
         self.BAR[:, 3] = 0
         C, D = spec.cores, spec.dies

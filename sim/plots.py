@@ -79,8 +79,10 @@ def axis_label(column: str, rs: ResultSet | None = None) -> str:
     name = column[8:] if column.startswith("metrics.") else column
     for suffix, unit in SUFFIX_UNITS:
         if name.endswith(suffix) and len(name) > len(suffix):
+            if "_per_" in name and unit not in ("GB/s", "/s"):
+                break  # 'bytes_per_ns' says its unit itself
             return f"{name[: -len(suffix)].replace('_', ' ')} ({unit})"
-    return name
+    return name.replace("_", " ") if "_per_" in name else name
 
 
 def fmt(v: Any) -> str:

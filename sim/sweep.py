@@ -205,7 +205,7 @@ class _Dask:
                                       key=f"membound-{token}-{i}-{p.key[:16]}")
                    for i, p in enumerate(todo)]
         self.pending = dict(zip(futures, todo, strict=True))
-        for fut in as_completed(futures):
+        for fut in as_completed(futures, loop=self.client.loop):
             p = self.pending.pop(fut)
             yield p, _outcome(fut)
 

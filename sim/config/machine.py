@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -217,7 +217,8 @@ def _inline_scratchpad_preset(node: Node) -> Node:
 # --- reading values -------------------------------------------------------------------
 
 
-def _preset_path(node: Node, directory: Path, available: Any, what: str) -> Path:
+def _preset_path(node: Node, directory: Path, available: Callable[[], list[str]],
+                 what: str) -> Path:
     """A preset named by `node`: a bare name in `directory` or a path relative to the file
     that wrote it (an override's path is relative to the override's file)."""
     name = y.as_str(node).strip()
@@ -236,6 +237,16 @@ def _preset_path(node: Node, directory: Path, available: Any, what: str) -> Path
         raise node.error(f"unknown {what} '{name}'{y.did_you_mean(name, names)}; "
                          f"available: {', '.join(names) or 'none'}")
     return path
+
+
+def _load_preset(node: Node, path: Path, load: Callable[[str], Any], what: str) -> Any:
+    """Load a referenced preset; a preset of the wrong kind is the referring key's error."""
+    try:
+        return load(str(path))
+    except ConfigError as exc:
+        if exc.key_path == "kind" and Path(exc.path) == path:
+            raise node.error(f"{path} is not a {what} ({exc.message})") from None
+        raise
 
 
 def _is_int(node: Node) -> bool:
@@ -355,8 +366,8 @@ def machine_spec_from_node(root: Node) -> MachineSpec:
     memory = y.section(root, "memory")
     y.check_keys(memory, section_keys("memory"))
     preset_node = y.require(memory, "preset")
-    dram = mem.load_memory_config(
-        str(_preset_path(preset_node, mem.PRESET_DIR, mem.list_memory_presets, "memory preset")))
+    dram_path = _preset_path(preset_node, mem.PRESET_DIR, mem.list_memory_presets, "memory preset")
+    dram = _load_preset(preset_node, dram_path, mem.load_memory_config, "DRAM preset")
     controllers = y.as_int(y.require(memory, "controllers_per_die"))
     interleave_node = y.require(memory, "interleave")
     interleave = _bytes(interleave_node, pow2=True)
@@ -509,7 +520,7 @@ def dram_fields(dram: DramConfig, access_bytes: int) -> tuple[tuple[str, int], .
 def _scratchpad(node: Node, machine: str) -> SramConfig:
     if isinstance(node.value, str):
         path = _preset_path(node, sram.PRESET_DIR, sram.list_sram_presets, "scratchpad preset")
-        return sram.load_sram_config(str(path))
+        return _load_preset(node, path, sram.load_sram_config, "scratchpad preset")
     if not node.is_mapping:
         raise node.error("expected a scratchpad preset name or an inline mapping of its keys")
     value = dict(node.value)  # inline: kind and name may be left out

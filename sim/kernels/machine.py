@@ -102,46 +102,52 @@ def _align(t, p):
 # ---------------------------------------------------------------------------- event heap
 @njit(cache=True)
 def _push(P, M, t, key, payload):
+    oHK = P[P_O_HK]
+    oHP = P[P_O_HP]
+    oHT = P[P_O_HT]
     n = M[S_HEAP_N]
     i = n
     while i > 0:
         par = (i - 1) >> 1
-        if M[P[P_O_HT] + par] < t or (M[P[P_O_HT] + par] == t and M[P[P_O_HK] + par] < key):
+        if M[oHT + par] < t or (M[oHT + par] == t and M[oHK + par] < key):
             break
-        M[P[P_O_HT] + i] = M[P[P_O_HT] + par]
-        M[P[P_O_HK] + i] = M[P[P_O_HK] + par]
-        M[P[P_O_HP] + i] = M[P[P_O_HP] + par]
+        M[oHT + i] = M[oHT + par]
+        M[oHK + i] = M[oHK + par]
+        M[oHP + i] = M[oHP + par]
         i = par
-    M[P[P_O_HT] + i] = t
-    M[P[P_O_HK] + i] = key
-    M[P[P_O_HP] + i] = payload
+    M[oHT + i] = t
+    M[oHK + i] = key
+    M[oHP + i] = payload
     M[S_HEAP_N] = n + 1
 
 
 @njit(cache=True)
 def _pop(P, M):
+    oHK = P[P_O_HK]
+    oHP = P[P_O_HP]
+    oHT = P[P_O_HT]
     n = M[S_HEAP_N] - 1
     M[S_HEAP_N] = n
-    t = M[P[P_O_HT] + n]
-    k = M[P[P_O_HK] + n]
-    p = M[P[P_O_HP] + n]
+    t = M[oHT + n]
+    k = M[oHK + n]
+    p = M[oHP + n]
     i = 0
     while True:
         c = 2 * i + 1
         if c >= n:
             break
-        if c + 1 < n and (M[P[P_O_HT] + c + 1] < M[P[P_O_HT] + c] or (M[P[P_O_HT] + c + 1] == M[P[P_O_HT] + c] and M[P[P_O_HK] + c + 1] < M[P[P_O_HK] + c])):
+        if c + 1 < n and (M[oHT + c + 1] < M[oHT + c] or (M[oHT + c + 1] == M[oHT + c] and M[oHK + c + 1] < M[oHK + c])):
             c += 1
-        if M[P[P_O_HT] + c] < t or (M[P[P_O_HT] + c] == t and M[P[P_O_HK] + c] < k):
-            M[P[P_O_HT] + i] = M[P[P_O_HT] + c]
-            M[P[P_O_HK] + i] = M[P[P_O_HK] + c]
-            M[P[P_O_HP] + i] = M[P[P_O_HP] + c]
+        if M[oHT + c] < t or (M[oHT + c] == t and M[oHK + c] < k):
+            M[oHT + i] = M[oHT + c]
+            M[oHK + i] = M[oHK + c]
+            M[oHP + i] = M[oHP + c]
             i = c
         else:
             break
-    M[P[P_O_HT] + i] = t
-    M[P[P_O_HK] + i] = k
-    M[P[P_O_HP] + i] = p
+    M[oHT + i] = t
+    M[oHK + i] = k
+    M[oHP + i] = p
 
 
 # ---------------------------------------------------------------------------- calendars
@@ -192,15 +198,16 @@ def _cal_advance(CAL, base, now_slot, W):
 @njit(cache=True)
 def _link(P, M, CAL, link, a, nbytes, bpc, lat):
     """Traverse one link from cycle a; returns the arrival cycle at its far end (or -1)."""
+    oLS = P[P_O_LS]
     ser = (nbytes + bpc - 1) // bpc
     W = P[P_CAL]
     limit = M[S_NOW] // P[P_CYCLE] + (W >> 1)
     s = _cal_reserve(CAL, link, a, ser, limit, W)
     if s < 0:
         return -1
-    M[P[P_O_LS] + (link) * 3 + 0] += 1
-    M[P[P_O_LS] + (link) * 3 + 1] += nbytes
-    M[P[P_O_LS] + (link) * 3 + 2] += ser
+    M[oLS + link * 3 + 0] += 1
+    M[oLS + link * 3 + 1] += nbytes
+    M[oLS + link * 3 + 2] += ser
     return s + ser - 1 + lat
 
 
@@ -246,6 +253,9 @@ def _send(P, M, CAL, sdie, snode, ddie, dnode, t_ps, nbytes):
 @njit(cache=True)
 def _sp_serve(P, M, core, addr, nbytes, is_write, is_atomic, t_ps):
     """Serve a scratchpad request arriving at t_ps; returns the end time in ps."""
+    oSPA = P[P_O_SPA]
+    oSPF = P[P_O_SPF]
+    oSPS = P[P_O_SPS]
     clk = P[P_SP_CLK]
     r = (t_ps + clk - 1) // clk
     il = P[P_SP_IL]
@@ -262,40 +272,40 @@ def _sp_serve(P, M, core, addr, nbytes, is_write, is_atomic, t_ps):
         base = (core * banks + bank) * ports
         best = 0
         for k in range(1, ports):
-            if M[P[P_O_SPF] + base + k] < M[P[P_O_SPF] + base + best]:
+            if M[oSPF + base + k] < M[oSPF + base + best]:
                 best = k
-        start = _max(r, M[P[P_O_SPF] + base + best])
+        start = _max(r, M[oSPF + base + best])
         occ = (pb + bpc - 1) // bpc
         if is_atomic:
             # the atomic unit: at most ops_per_clock starts per clock, in order
-            if start < M[P[P_O_SPA] + (core) * 2 + 0]:
-                start = M[P[P_O_SPA] + (core) * 2 + 0]
-            if start == M[P[P_O_SPA] + (core) * 2 + 0]:
-                if M[P[P_O_SPA] + (core) * 2 + 1] >= P[P_SP_APC]:
+            if start < M[oSPA + core * 2 + 0]:
+                start = M[oSPA + core * 2 + 0]
+            if start == M[oSPA + core * 2 + 0]:
+                if M[oSPA + core * 2 + 1] >= P[P_SP_APC]:
                     start += 1
-                    M[P[P_O_SPA] + (core) * 2 + 0] = start
-                    M[P[P_O_SPA] + (core) * 2 + 1] = 1
+                    M[oSPA + core * 2 + 0] = start
+                    M[oSPA + core * 2 + 1] = 1
                 else:
-                    M[P[P_O_SPA] + (core) * 2 + 1] += 1
+                    M[oSPA + core * 2 + 1] += 1
             else:
-                M[P[P_O_SPA] + (core) * 2 + 0] = start
-                M[P[P_O_SPA] + (core) * 2 + 1] = 1
+                M[oSPA + core * 2 + 0] = start
+                M[oSPA + core * 2 + 1] = 1
             e = start + occ + P[P_SP_ALAT]
         else:
             e = start + occ + P[P_SP_LAT]
-        M[P[P_O_SPF] + base + best] = start + occ
+        M[oSPF + base + best] = start + occ
         if e > end:
             end = e
         a = piece_end
-    M[P[P_O_SPS] + (core) * 4 + 2] += 1
+    M[oSPS + core * 4 + 2] += 1
     if is_atomic:
-        M[P[P_O_SPS] + (core) * 4 + 3] += 1
-        M[P[P_O_SPS] + (core) * 4 + 0] += nbytes
-        M[P[P_O_SPS] + (core) * 4 + 1] += nbytes
+        M[oSPS + core * 4 + 3] += 1
+        M[oSPS + core * 4 + 0] += nbytes
+        M[oSPS + core * 4 + 1] += nbytes
     elif is_write:
-        M[P[P_O_SPS] + (core) * 4 + 1] += nbytes
+        M[oSPS + core * 4 + 1] += nbytes
     else:
-        M[P[P_O_SPS] + (core) * 4 + 0] += nbytes
+        M[oSPS + core * 4 + 0] += nbytes
     return end * clk
 
 
@@ -303,6 +313,10 @@ def _sp_serve(P, M, core, addr, nbytes, is_write, is_atomic, t_ps):
 @njit(cache=True)
 def _dram_access(P, M, DCAL, ctrl, acc, e, is_write, nbytes_here):
     """Serve one access (index acc within the channel) ready at DRAM clock e; end clock."""
+    oBK = P[P_O_BK]
+    oDS = P[P_O_DS]
+    oRK = P[P_O_RK]
+    oTL = P[P_O_TL]
     co_s = P[P_F_CO_S]  # unused: the column only selects data within the open row
     bg = (acc >> P[P_F_BG_S]) & P[P_F_BG_M]
     ba = (acc >> P[P_F_BA_S]) & P[P_F_BA_M]
@@ -313,22 +327,22 @@ def _dram_access(P, M, DCAL, ctrl, acc, e, is_write, nbytes_here):
     bank = ctrl * nb + (ra * P[P_BGS] + bg) * P[P_BPG] + ba
     rk = ctrl * P[P_RANKS] + ra
     # bank state: 0 open row, 1 col_ok, 2 pre_ok, 3 act_ok
-    if M[P[P_O_BK] + (bank) * 4 + 0] == row:
-        col = _max(e, M[P[P_O_BK] + (bank) * 4 + 1])
-        M[P[P_O_DS] + (ctrl) * 6 + 4] += 1
+    if M[oBK + bank * 4 + 0] == row:
+        col = _max(e, M[oBK + bank * 4 + 1])
+        M[oDS + ctrl * 6 + 4] += 1
     else:
-        if M[P[P_O_BK] + (bank) * 4 + 0] < 0:
-            act = _max(e, M[P[P_O_BK] + (bank) * 4 + 3])
+        if M[oBK + bank * 4 + 0] < 0:
+            act = _max(e, M[oBK + bank * 4 + 3])
         else:
-            act = _max(e, M[P[P_O_BK] + (bank) * 4 + 2]) + P[P_RP]
+            act = _max(e, M[oBK + bank * 4 + 2]) + P[P_RP]
         # rank state: 0 last ACT, 1 FAW pointer, 2..5 last four ACTs
-        act = _max(act, M[P[P_O_RK] + (rk) * 6 + 0] + P[P_RRD])
-        act = _max(act, M[P[P_O_RK] + (rk) * 6 + 2 + M[P[P_O_RK] + (rk) * 6 + 1]] + P[P_FAW])
-        M[P[P_O_RK] + (rk) * 6 + 0] = act
-        M[P[P_O_RK] + (rk) * 6 + 2 + M[P[P_O_RK] + (rk) * 6 + 1]] = act
-        M[P[P_O_RK] + (rk) * 6 + 1] = (M[P[P_O_RK] + (rk) * 6 + 1] + 1) & 3
-        M[P[P_O_BK] + (bank) * 4 + 0] = row
-        M[P[P_O_BK] + (bank) * 4 + 2] = act + P[P_RAS]
+        act = _max(act, M[oRK + rk * 6 + 0] + P[P_RRD])
+        act = _max(act, M[oRK + rk * 6 + 2 + M[oRK + rk * 6 + 1]] + P[P_FAW])
+        M[oRK + rk * 6 + 0] = act
+        M[oRK + rk * 6 + 2 + M[oRK + rk * 6 + 1]] = act
+        M[oRK + rk * 6 + 1] = (M[oRK + rk * 6 + 1] + 1) & 3
+        M[oBK + bank * 4 + 0] = row
+        M[oBK + bank * 4 + 2] = act + P[P_RAS]
         col = act + P[P_RCD]
     lat = P[P_CWL] if is_write else P[P_CL]
     W = P[P_CAL]
@@ -337,37 +351,39 @@ def _dram_access(P, M, DCAL, ctrl, acc, e, is_write, nbytes_here):
     if d < 0:
         return -1
     cissue = d - lat
-    M[P[P_O_BK] + (bank) * 4 + 1] = cissue + P[P_CCDL]
+    M[oBK + bank * 4 + 1] = cissue + P[P_CCDL]
     if is_write:
-        M[P[P_O_BK] + (bank) * 4 + 2] = _max(M[P[P_O_BK] + (bank) * 4 + 2], d + P[P_BURST] + P[P_WR])
+        M[oBK + bank * 4 + 2] = _max(M[oBK + bank * 4 + 2], d + P[P_BURST] + P[P_WR])
     else:
-        M[P[P_O_BK] + (bank) * 4 + 2] = _max(M[P[P_O_BK] + (bank) * 4 + 2], cissue + P[P_RTP])
+        M[oBK + bank * 4 + 2] = _max(M[oBK + bank * 4 + 2], cissue + P[P_RTP])
     end = d + P[P_BURST]
-    M[P[P_O_DS] + (ctrl) * 6 + 3] += 1
+    M[oDS + ctrl * 6 + 3] += 1
     # timeline: bytes of this access at its end time (bins merge pairwise when full)
     t_ps = end * P[P_TCK]
     nbins = P[P_TL_BINS]
     while t_ps // M[S_TL_BIN] >= nbins:
         for c in range(P[P_DIES] * P[P_CPDIE]):
             for i in range(nbins):
-                v = M[P[P_O_TL] + (c) * P[P_TL_BINS] + i]
-                M[P[P_O_TL] + (c) * P[P_TL_BINS] + i] = 0
-                M[P[P_O_TL] + (c) * P[P_TL_BINS] + i // 2] += v
+                v = M[oTL + c * P[P_TL_BINS] + i]
+                M[oTL + c * P[P_TL_BINS] + i] = 0
+                M[oTL + c * P[P_TL_BINS] + i // 2] += v
         M[S_TL_BIN] *= 2
-    M[P[P_O_TL] + (ctrl) * P[P_TL_BINS] + t_ps // M[S_TL_BIN]] += nbytes_here
+    M[oTL + ctrl * P[P_TL_BINS] + t_ps // M[S_TL_BIN]] += nbytes_here
     return end
 
 
 @njit(cache=True)
 def _dram_serve(P, M, DCAL, ctrl, laddr, nbytes, is_write, is_atomic, t_ps):
     """Serve a DRAM request arriving at t_ps; returns (end ps, response-ready ps) or -1."""
+    oAU = P[P_O_AU]
+    oDS = P[P_O_DS]
     tck = P[P_TCK]
     e = (t_ps + tck - 1) // tck + P[P_CLAT]
     ab = P[P_AB]
-    M[P[P_O_DS] + (ctrl) * 6 + 2] += 1
+    M[oDS + ctrl * 6 + 2] += 1
     if is_atomic:
-        start = _max(e, M[P[P_O_AU] + ctrl])
-        M[P[P_O_AU] + ctrl] = start + P[P_AINT]
+        start = _max(e, M[oAU + ctrl])
+        M[oAU + ctrl] = start + P[P_AINT]
         acc = laddr // ab
         rend = _dram_access(P, M, DCAL, ctrl, acc, start, False, nbytes)
         if rend < 0:
@@ -376,9 +392,9 @@ def _dram_serve(P, M, DCAL, ctrl, laddr, nbytes, is_write, is_atomic, t_ps):
         wend = _dram_access(P, M, DCAL, ctrl, acc, res, True, nbytes)
         if wend < 0:
             return -1, -1
-        M[P[P_O_DS] + (ctrl) * 6 + 0] += nbytes
-        M[P[P_O_DS] + (ctrl) * 6 + 1] += nbytes
-        M[P[P_O_DS] + (ctrl) * 6 + 5] += 1
+        M[oDS + ctrl * 6 + 0] += nbytes
+        M[oDS + ctrl * 6 + 1] += nbytes
+        M[oDS + ctrl * 6 + 5] += 1
         return wend * tck, res * tck
     end = 0
     first = laddr // ab
@@ -392,28 +408,30 @@ def _dram_serve(P, M, DCAL, ctrl, laddr, nbytes, is_write, is_atomic, t_ps):
         if x > end:
             end = x
     if is_write:
-        M[P[P_O_DS] + (ctrl) * 6 + 1] += nbytes
+        M[oDS + ctrl * 6 + 1] += nbytes
     else:
-        M[P[P_O_DS] + (ctrl) * 6 + 0] += nbytes
+        M[oDS + ctrl * 6 + 0] += nbytes
     return end * tck, end * tck
 
 
 # ---------------------------------------------------------------------------- helpers
 @njit(cache=True)
 def _stall_split(P, M, th, cat, t, dn, cyc, net):
+    oSTALL = P[P_O_STALL]
     total = dn - t - cyc
     if net > total:
         net = total
-    M[P[P_O_STALL] + (th) * N_ST + ST_NET] += net
-    M[P[P_O_STALL] + (th) * N_ST + cat] += total - net
+    M[oSTALL + th * N_ST + ST_NET] += net
+    M[oSTALL + th * N_ST + cat] += total - net
 
 
 @njit(cache=True)
 def _wake_pipe(P, M, p, r):
     """Something on pipeline p is ready at r: make sure p has an event by then."""
-    t = _max(r, M[P[P_O_PP] + (p) * 3 + PP_BUSY])
-    if t < M[P[P_O_PP] + (p) * 3 + PP_NEXT]:
-        M[P[P_O_PP] + (p) * 3 + PP_NEXT] = t
+    oPP = P[P_O_PP]
+    t = _max(r, M[oPP + p * 3 + PP_BUSY])
+    if t < M[oPP + p * 3 + PP_NEXT]:
+        M[oPP + p * 3 + PP_NEXT] = t
         _push(P, M, t, (np.int64(1) << 40) + p, p)
 
 
@@ -430,51 +448,61 @@ def _pipe_of(P, th, tpc, ppc):
 @njit(cache=True)
 def _new_req(P, M, t_arr):
     """Allocate a request slot and schedule its ARRIVE event (id = creation order)."""
+    oRQ = P[P_O_RQ]
+    oRQFREE = P[P_O_RQFREE]
     n = M[S_RQ_FREE_N] - 1
     M[S_RQ_FREE_N] = n
-    r = M[P[P_O_RQFREE] + n]
+    r = M[oRQFREE + n]
     seq = M[S_SEQ]
     M[S_SEQ] = seq + 1
     _push(P, M, t_arr, seq, r)
     for f in range(N_RF):
-        M[P[P_O_RQ] + (r) * N_RF + f] = 0
-    M[P[P_O_RQ] + (r) * N_RF + R_LINE] = -1
-    M[P[P_O_RQ] + (r) * N_RF + R_SLOT] = -1
+        M[oRQ + r * N_RF + f] = 0
+    M[oRQ + r * N_RF + R_LINE] = -1
+    M[oRQ + r * N_RF + R_SLOT] = -1
     return r
 
 
 @njit(cache=True)
 def _l1_lookup(P, M, core, sets, ways, line_id):
     """Fill time of the line if present (and touch it), else -1."""
+    oLC = P[P_O_LC]
+    oLF = P[P_O_LF]
+    oLT = P[P_O_LT]
+    oLU = P[P_O_LU]
     st = line_id % sets
     for w in range(ways):
-        if M[P[P_O_LT] + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + w] == line_id:
-            M[P[P_O_LC] + core] += 1
-            M[P[P_O_LU] + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + w] = M[P[P_O_LC] + core]
-            return M[P[P_O_LF] + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + w]
+        if M[oLT + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + w] == line_id:
+            M[oLC + core] += 1
+            M[oLU + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + w] = M[oLC + core]
+            return M[oLF + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + w]
     return -1
 
 
 @njit(cache=True)
 def _l1_insert(P, M, core, sets, ways, line_id, fill):
+    oLC = P[P_O_LC]
+    oLF = P[P_O_LF]
+    oLT = P[P_O_LT]
+    oLU = P[P_O_LU]
     st = line_id % sets
     victim = -1
     for w in range(ways):
-        if M[P[P_O_LT] + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + w] == line_id:
+        if M[oLT + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + w] == line_id:
             return  # filled meanwhile by another miss: keep it
     for w in range(ways):
-        if M[P[P_O_LT] + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + w] < 0:
+        if M[oLT + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + w] < 0:
             victim = w
             break
     if victim < 0:
         victim = 0
         for w in range(1, ways):
-            if M[P[P_O_LU] + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + w] < M[P[P_O_LU] + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + victim]:
+            if M[oLU + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + w] < M[oLU + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + victim]:
                 victim = w
-    M[P[P_O_LC] + core] += 1
-    M[P[P_O_LT] + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + victim] = line_id
-    M[P[P_O_LU] + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + victim] = M[P[P_O_LC] + core]
-    M[P[P_O_LF] + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + victim] = fill
+    M[oLC + core] += 1
+    M[oLT + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + victim] = line_id
+    M[oLU + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + victim] = M[oLC + core]
+    M[oLF + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + victim] = fill
 
 
 @njit(cache=True)
@@ -520,30 +548,36 @@ def _fail(P, M, code, th, opi):
 @njit(cache=True)
 def _job_chunk_done(P, M, slot, ack, ncpipes, nslots, tpc, ppc, cyc):
     """A DMA chunk's write is acknowledged at ack."""
-    j = M[P[P_O_SL] + (slot) * 7 + SL_JOB]
-    M[P[P_O_JB] + (j) * N_JF + J_OUT] -= 1
-    if ack > M[P[P_O_JB] + (j) * N_JF + J_MAXACK]:
-        M[P[P_O_JB] + (j) * N_JF + J_MAXACK] = ack
+    oHD = P[P_O_HD]
+    oJB = P[P_O_JB]
+    oJQ = P[P_O_JQ]
+    oSL = P[P_O_SL]
+    oSTALL = P[P_O_STALL]
+    oTH = P[P_O_TH]
+    j = M[oSL + slot * 7 + SL_JOB]
+    M[oJB + j * N_JF + J_OUT] -= 1
+    if ack > M[oJB + j * N_JF + J_MAXACK]:
+        M[oJB + j * N_JF + J_MAXACK] = ack
     if ack > M[S_END]:
         M[S_END] = ack
-    M[P[P_O_SL] + (slot) * 7 + SL_PHASE] = 0
-    M[P[P_O_SL] + (slot) * 7 + SL_READY] = _align(ack, cyc)
+    M[oSL + slot * 7 + SL_PHASE] = 0
+    M[oSL + slot * 7 + SL_READY] = _align(ack, cyc)
     c = slot // nslots
-    if M[P[P_O_JQ] + (c) * 2 + 1] > 0:
-        _wake_pipe(P, M, ncpipes + c, M[P[P_O_SL] + (slot) * 7 + SL_READY])
-    if M[P[P_O_JB] + (j) * N_JF + J_OUT] == 0 and M[P[P_O_JB] + (j) * N_JF + J_ALL] == 1:
-        th = M[P[P_O_JB] + (j) * N_JF + J_TH]
-        h = M[P[P_O_JB] + (j) * N_JF + J_HANDLE]
-        done = M[P[P_O_JB] + (j) * N_JF + J_MAXACK]
-        M[P[P_O_HD] + ((th) * P[P_HANDLES] + (h)) * 2 + 0] = 2
-        M[P[P_O_HD] + ((th) * P[P_HANDLES] + (h)) * 2 + 1] = done
-        if M[P[P_O_TH] + (th) * N_TF + T_WAITH] == h:
-            M[P[P_O_TH] + (th) * N_TF + T_WAITH] = -1
-            t0 = M[P[P_O_TH] + (th) * N_TF + T_BT]
+    if M[oJQ + c * 2 + 1] > 0:
+        _wake_pipe(P, M, ncpipes + c, M[oSL + slot * 7 + SL_READY])
+    if M[oJB + j * N_JF + J_OUT] == 0 and M[oJB + j * N_JF + J_ALL] == 1:
+        th = M[oJB + j * N_JF + J_TH]
+        h = M[oJB + j * N_JF + J_HANDLE]
+        done = M[oJB + j * N_JF + J_MAXACK]
+        M[oHD + ((th) * P[P_HANDLES] + (h)) * 2 + 0] = 2
+        M[oHD + ((th) * P[P_HANDLES] + (h)) * 2 + 1] = done
+        if M[oTH + th * N_TF + T_WAITH] == h:
+            M[oTH + th * N_TF + T_WAITH] = -1
+            t0 = M[oTH + th * N_TF + T_BT]
             dn = _max(t0 + cyc, _align(done, cyc))
-            M[P[P_O_STALL] + (th) * N_ST + ST_DMA_WAIT] += dn - t0 - cyc
-            M[P[P_O_TH] + (th) * N_TF + T_READY] = dn
-            M[P[P_O_TH] + (th) * N_TF + T_DONE] = dn
+            M[oSTALL + th * N_ST + ST_DMA_WAIT] += dn - t0 - cyc
+            M[oTH + th * N_TF + T_READY] = dn
+            M[oTH + th * N_TF + T_DONE] = dn
             if dn > M[S_END]:
                 M[S_END] = dn
             _wake_pipe(P, M, _pipe_of(P, th, tpc, ppc), dn)
@@ -552,146 +586,153 @@ def _job_chunk_done(P, M, slot, ack, ncpipes, nslots, tpc, ppc, cyc):
 @njit(cache=True)
 def _dma_step(P, M, CAL, e, t, ncpipes, nslots, jcap, tpc, ppc, total_ctrl):
     """One issue cycle of core e's DMA engine."""
+    oHS = P[P_O_HS]
+    oJB = P[P_O_JB]
+    oJQ = P[P_O_JQ]
+    oNODE = P[P_O_NODE]
+    oPP = P[P_O_PP]
+    oRQ = P[P_O_RQ]
+    oSL = P[P_O_SL]
     cyc = P[P_CYCLE]
     hdr = P[P_HDR]
     il = P[P_IL]
     p = ncpipes + e
     ncores = P[P_DIES] * P[P_CPD]
     die = e // P[P_CPD]
-    node = M[P[P_O_NODE] + e]
+    node = M[oNODE + e]
     chosen = -1
-    start = M[P[P_O_PP] + (p) * 3 + PP_LAST] + 1
+    start = M[oPP + p * 3 + PP_LAST] + 1
     for k in range(nslots):
         i = start + k
         if i >= nslots:
             i -= nslots
         s = e * nslots + i
-        ph = M[P[P_O_SL] + (s) * 7 + SL_PHASE]
-        if M[P[P_O_SL] + (s) * 7 + SL_READY] <= t and ((ph == 0 and M[P[P_O_JQ] + (e) * 2 + 1] > 0) or ph == 2):
+        ph = M[oSL + s * 7 + SL_PHASE]
+        if M[oSL + s * 7 + SL_READY] <= t and ((ph == 0 and M[oJQ + e * 2 + 1] > 0) or ph == 2):
             chosen = s
-            M[P[P_O_PP] + (p) * 3 + PP_LAST] = i
+            M[oPP + p * 3 + PP_LAST] = i
             break
     if chosen >= 0:
         s = chosen
-        if M[P[P_O_SL] + (s) * 7 + SL_PHASE] == 0:
-            j = e * jcap + M[P[P_O_JQ] + (e) * 2 + 0]
-            off = M[P[P_O_JB] + (j) * N_JF + J_OFF]
-            el = M[P[P_O_JB] + (j) * N_JF + J_ELEM]
-            src = M[P[P_O_JB] + (j) * N_JF + J_SRC] + el * M[P[P_O_JB] + (j) * N_JF + J_STR] + off
-            dst = M[P[P_O_JB] + (j) * N_JF + J_DST] + el * M[P[P_O_JB] + (j) * N_JF + J_STR2] + off
-            n = _min(P[P_DCHUNK], M[P[P_O_JB] + (j) * N_JF + J_SIZE] - off)
-            if M[P[P_O_JB] + (j) * N_JF + J_SSP] == DRAM:
+        if M[oSL + s * 7 + SL_PHASE] == 0:
+            j = e * jcap + M[oJQ + e * 2 + 0]
+            off = M[oJB + j * N_JF + J_OFF]
+            el = M[oJB + j * N_JF + J_ELEM]
+            src = M[oJB + j * N_JF + J_SRC] + el * M[oJB + j * N_JF + J_STR] + off
+            dst = M[oJB + j * N_JF + J_DST] + el * M[oJB + j * N_JF + J_STR2] + off
+            n = _min(P[P_DCHUNK], M[oJB + j * N_JF + J_SIZE] - off)
+            if M[oJB + j * N_JF + J_SSP] == DRAM:
                 n = _min(n, il - src % il)
-            if M[P[P_O_JB] + (j) * N_JF + J_DSP] == DRAM:
+            if M[oJB + j * N_JF + J_DSP] == DRAM:
                 n = _min(n, il - dst % il)
             off += n
-            if off == M[P[P_O_JB] + (j) * N_JF + J_SIZE]:
+            if off == M[oJB + j * N_JF + J_SIZE]:
                 off = 0
                 el += 1
-            M[P[P_O_JB] + (j) * N_JF + J_OFF] = off
-            M[P[P_O_JB] + (j) * N_JF + J_ELEM] = el
-            M[P[P_O_JB] + (j) * N_JF + J_OUT] += 1
-            if el == M[P[P_O_JB] + (j) * N_JF + J_COUNT]:
-                M[P[P_O_JB] + (j) * N_JF + J_ALL] = 1
-                M[P[P_O_JQ] + (e) * 2 + 0] = (M[P[P_O_JQ] + (e) * 2 + 0] + 1) % jcap
-                M[P[P_O_JQ] + (e) * 2 + 1] -= 1
-            M[P[P_O_SL] + (s) * 7 + SL_JOB] = j
-            M[P[P_O_SL] + (s) * 7 + SL_SRC] = src
-            M[P[P_O_SL] + (s) * 7 + SL_DST] = dst
-            M[P[P_O_SL] + (s) * 7 + SL_BYTES] = n
-            M[P[P_O_SL] + (s) * 7 + SL_ISSUE] = t
-            ssp = M[P[P_O_JB] + (j) * N_JF + J_SSP]
+            M[oJB + j * N_JF + J_OFF] = off
+            M[oJB + j * N_JF + J_ELEM] = el
+            M[oJB + j * N_JF + J_OUT] += 1
+            if el == M[oJB + j * N_JF + J_COUNT]:
+                M[oJB + j * N_JF + J_ALL] = 1
+                M[oJQ + e * 2 + 0] = (M[oJQ + e * 2 + 0] + 1) % jcap
+                M[oJQ + e * 2 + 1] -= 1
+            M[oSL + s * 7 + SL_JOB] = j
+            M[oSL + s * 7 + SL_SRC] = src
+            M[oSL + s * 7 + SL_DST] = dst
+            M[oSL + s * 7 + SL_BYTES] = n
+            M[oSL + s * 7 + SL_ISSUE] = t
+            ssp = M[oJB + j * N_JF + J_SSP]
             if ssp == SP_LOCAL:
                 end = _sp_serve(P, M, e, src, n, False, False, t)
-                M[P[P_O_SL] + (s) * 7 + SL_PHASE] = 2
-                M[P[P_O_SL] + (s) * 7 + SL_READY] = _max(_align(end, cyc), t + cyc)
+                M[oSL + s * 7 + SL_PHASE] = 2
+                M[oSL + s * 7 + SL_READY] = _max(_align(end, cyc), t + cyc)
                 if end > M[S_END]:
                     M[S_END] = end
             elif ssp == DRAM:
                 g, la = _dram_target(P, src, total_ctrl)
-                ta = _send(P, M, CAL, die, node, g // P[P_CPDIE], M[P[P_O_NODE] + ncores + g % P[P_CPDIE]], t, hdr)
+                ta = _send(P, M, CAL, die, node, g // P[P_CPDIE], M[oNODE + ncores + g % P[P_CPDIE]], t, hdr)
                 if ta < 0:
-                    return _fail(P, M, E_HORIZON, M[P[P_O_JB] + (j) * N_JF + J_TH], -1)
+                    return _fail(P, M, E_HORIZON, M[oJB + j * N_JF + J_TH], -1)
                 r = _new_req(P, M, ta)
-                M[P[P_O_RQ] + (r) * N_RF + R_KIND] = K_DMA_READ
-                M[P[P_O_RQ] + (r) * N_RF + R_TH] = M[P[P_O_JB] + (j) * N_JF + J_TH]
-                M[P[P_O_RQ] + (r) * N_RF + R_TGT] = g
-                M[P[P_O_RQ] + (r) * N_RF + R_ADDR] = la
-                M[P[P_O_RQ] + (r) * N_RF + R_BYTES] = n
-                M[P[P_O_RQ] + (r) * N_RF + R_SEND] = t
-                M[P[P_O_RQ] + (r) * N_RF + R_SRC_CORE] = e
-                M[P[P_O_RQ] + (r) * N_RF + R_SUB] = TGT_DRAM << 8
-                M[P[P_O_RQ] + (r) * N_RF + R_SLOT] = s
-                M[P[P_O_SL] + (s) * 7 + SL_PHASE] = 1
-                M[P[P_O_SL] + (s) * 7 + SL_READY] = NEVER
+                M[oRQ + r * N_RF + R_KIND] = K_DMA_READ
+                M[oRQ + r * N_RF + R_TH] = M[oJB + j * N_JF + J_TH]
+                M[oRQ + r * N_RF + R_TGT] = g
+                M[oRQ + r * N_RF + R_ADDR] = la
+                M[oRQ + r * N_RF + R_BYTES] = n
+                M[oRQ + r * N_RF + R_SEND] = t
+                M[oRQ + r * N_RF + R_SRC_CORE] = e
+                M[oRQ + r * N_RF + R_SUB] = TGT_DRAM << 8
+                M[oRQ + r * N_RF + R_SLOT] = s
+                M[oSL + s * 7 + SL_PHASE] = 1
+                M[oSL + s * 7 + SL_READY] = NEVER
             else:  # HOST
                 arr, dl = _host_path(P, M, CAL, die, node, t, hdr, hdr + n)
                 if arr < 0:
-                    return _fail(P, M, E_HORIZON, M[P[P_O_JB] + (j) * N_JF + J_TH], -1)
-                M[P[P_O_HS] + (die) * 2 + 0] += n
+                    return _fail(P, M, E_HORIZON, M[oJB + j * N_JF + J_TH], -1)
+                M[oHS + die * 2 + 0] += n
                 if dl > M[S_END]:
                     M[S_END] = dl
-                M[P[P_O_SL] + (s) * 7 + SL_PHASE] = 2
-                M[P[P_O_SL] + (s) * 7 + SL_READY] = _max(_align(dl, cyc), t + cyc)
+                M[oSL + s * 7 + SL_PHASE] = 2
+                M[oSL + s * 7 + SL_READY] = _max(_align(dl, cyc), t + cyc)
         else:
-            j = M[P[P_O_SL] + (s) * 7 + SL_JOB]
-            n = M[P[P_O_SL] + (s) * 7 + SL_BYTES]
-            dst = M[P[P_O_SL] + (s) * 7 + SL_DST]
-            dsp = M[P[P_O_JB] + (j) * N_JF + J_DSP]
-            dcore = M[P[P_O_JB] + (j) * N_JF + J_DCORE]
+            j = M[oSL + s * 7 + SL_JOB]
+            n = M[oSL + s * 7 + SL_BYTES]
+            dst = M[oSL + s * 7 + SL_DST]
+            dsp = M[oJB + j * N_JF + J_DSP]
+            dcore = M[oJB + j * N_JF + J_DCORE]
             if dsp == SP_REMOTE and dcore == e:
                 dsp = SP_LOCAL
             if dsp == SP_LOCAL:
                 end = _sp_serve(P, M, e, dst, n, True, False, t)
-                M[P[P_O_SL] + (s) * 7 + SL_PHASE] = 3
+                M[oSL + s * 7 + SL_PHASE] = 3
                 _job_chunk_done(P, M, s, end, ncpipes, nslots, tpc, ppc, cyc)
             elif dsp == HOST:
                 arr, dl = _host_path(P, M, CAL, die, node, t, hdr + n, hdr)
                 if arr < 0:
-                    return _fail(P, M, E_HORIZON, M[P[P_O_JB] + (j) * N_JF + J_TH], -1)
-                M[P[P_O_HS] + (die) * 2 + 1] += n
-                M[P[P_O_SL] + (s) * 7 + SL_PHASE] = 3
+                    return _fail(P, M, E_HORIZON, M[oJB + j * N_JF + J_TH], -1)
+                M[oHS + die * 2 + 1] += n
+                M[oSL + s * 7 + SL_PHASE] = 3
                 _job_chunk_done(P, M, s, dl, ncpipes, nslots, tpc, ppc, cyc)
             else:
                 if dsp == DRAM:
                     g, la = _dram_target(P, dst, total_ctrl)
                     ddie = g // P[P_CPDIE]
-                    dnode = M[P[P_O_NODE] + ncores + g % P[P_CPDIE]]
+                    dnode = M[oNODE + ncores + g % P[P_CPDIE]]
                     tgt_kind = TGT_DRAM
                     tgt = g
                 else:
                     ddie = dcore // P[P_CPD]
-                    dnode = M[P[P_O_NODE] + dcore]
+                    dnode = M[oNODE + dcore]
                     tgt_kind = TGT_SP
                     tgt = dcore
                     la = dst
                 ta = _send(P, M, CAL, die, node, ddie, dnode, t, hdr + n)
                 if ta < 0:
-                    return _fail(P, M, E_HORIZON, M[P[P_O_JB] + (j) * N_JF + J_TH], -1)
+                    return _fail(P, M, E_HORIZON, M[oJB + j * N_JF + J_TH], -1)
                 r = _new_req(P, M, ta)
-                M[P[P_O_RQ] + (r) * N_RF + R_KIND] = K_DMA_WRITE
-                M[P[P_O_RQ] + (r) * N_RF + R_TH] = M[P[P_O_JB] + (j) * N_JF + J_TH]
-                M[P[P_O_RQ] + (r) * N_RF + R_TGT] = tgt
-                M[P[P_O_RQ] + (r) * N_RF + R_ADDR] = la
-                M[P[P_O_RQ] + (r) * N_RF + R_BYTES] = n
-                M[P[P_O_RQ] + (r) * N_RF + R_SEND] = t
-                M[P[P_O_RQ] + (r) * N_RF + R_SRC_CORE] = e
-                M[P[P_O_RQ] + (r) * N_RF + R_SUB] = tgt_kind << 8
-                M[P[P_O_RQ] + (r) * N_RF + R_SLOT] = s
-                M[P[P_O_SL] + (s) * 7 + SL_PHASE] = 3
-                M[P[P_O_SL] + (s) * 7 + SL_READY] = NEVER
+                M[oRQ + r * N_RF + R_KIND] = K_DMA_WRITE
+                M[oRQ + r * N_RF + R_TH] = M[oJB + j * N_JF + J_TH]
+                M[oRQ + r * N_RF + R_TGT] = tgt
+                M[oRQ + r * N_RF + R_ADDR] = la
+                M[oRQ + r * N_RF + R_BYTES] = n
+                M[oRQ + r * N_RF + R_SEND] = t
+                M[oRQ + r * N_RF + R_SRC_CORE] = e
+                M[oRQ + r * N_RF + R_SUB] = tgt_kind << 8
+                M[oRQ + r * N_RF + R_SLOT] = s
+                M[oSL + s * 7 + SL_PHASE] = 3
+                M[oSL + s * 7 + SL_READY] = NEVER
     # next engine event
     nxt = NEVER
     for i in range(nslots):
         s = e * nslots + i
-        ph = M[P[P_O_SL] + (s) * 7 + SL_PHASE]
-        if (ph == 0 and M[P[P_O_JQ] + (e) * 2 + 1] > 0) or ph == 2:
-            if M[P[P_O_SL] + (s) * 7 + SL_READY] < nxt:
-                nxt = M[P[P_O_SL] + (s) * 7 + SL_READY]
+        ph = M[oSL + s * 7 + SL_PHASE]
+        if (ph == 0 and M[oJQ + e * 2 + 1] > 0) or ph == 2:
+            if M[oSL + s * 7 + SL_READY] < nxt:
+                nxt = M[oSL + s * 7 + SL_READY]
     if chosen >= 0 and nxt < t + cyc:
         nxt = t + cyc
-    if nxt < NEVER and nxt < M[P[P_O_PP] + (p) * 3 + PP_NEXT]:
-        M[P[P_O_PP] + (p) * 3 + PP_NEXT] = nxt
+    if nxt < NEVER and nxt < M[oPP + p * 3 + PP_NEXT]:
+        M[oPP + p * 3 + PP_NEXT] = nxt
         _push(P, M, nxt, (np.int64(1) << 40) + p, p)
     return 0
 
@@ -699,18 +740,33 @@ def _dma_step(P, M, CAL, e, t, ncpipes, nslots, jcap, tpc, ppc, total_ctrl):
 @njit(cache=True)
 def _issue(P, M, CAL, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl, jcap):
     """Thread th issues its next op at t on pipeline p of core c. <0 on error."""
+    oBAR = P[P_O_BAR]
+    oBUF = P[P_O_BUF]
+    oCORE = P[P_O_CORE]
+    oHD = P[P_O_HD]
+    oHS = P[P_O_HS]
+    oJB = P[P_O_JB]
+    oJQ = P[P_O_JQ]
+    oL1S = P[P_O_L1S]
+    oNODE = P[P_O_NODE]
+    oPOST = P[P_O_POST]
+    oPP = P[P_O_PP]
+    oRQ = P[P_O_RQ]
+    oSTALL = P[P_O_STALL]
+    oTH = P[P_O_TH]
+    oTST = P[P_O_TST]
     cyc = P[P_CYCLE]
     hdr = P[P_HDR]
-    pos = M[P[P_O_TH] + (th) * N_TF + T_POS]
-    opi = M[P[P_O_TH] + (th) * N_TF + T_OPIDX]
-    op = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 0]
-    space = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 1]
-    sub = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 2]
-    tcore = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 3]
-    size = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 4]
-    addr = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 5]
+    pos = M[oTH + th * N_TF + T_POS]
+    opi = M[oTH + th * N_TF + T_OPIDX]
+    op = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 0]
+    space = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 1]
+    sub = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 2]
+    tcore = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 3]
+    size = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 4]
+    addr = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 5]
     die = c // P[P_CPD]
-    node = M[P[P_O_NODE] + c]
+    node = M[oNODE + c]
     dn = t + cyc
     slots = 1
     blocked = False
@@ -724,8 +780,8 @@ def _issue(P, M, CAL, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl
             n = 1
         slots = n
         dn = t + n * cyc
-        M[P[P_O_PP] + (p) * 3 + PP_BUSY] = dn
-        M[P[P_O_STALL] + (th) * N_ST + ST_COMPUTE] += dn - t - cyc
+        M[oPP + p * 3 + PP_BUSY] = dn
+        M[oSTALL + th * N_ST + ST_COMPUTE] += dn - t - cyc
     elif op == LOAD or op == STORE or op == ATOMIC:
         if size <= 0:
             return _fail(P, M, E_SIZE, th, opi)
@@ -743,7 +799,7 @@ def _issue(P, M, CAL, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl
             arr = t
             if not posted:
                 dn = _max(_align(end, cyc), t + cyc)
-                M[P[P_O_STALL] + th * N_ST + (ST_ATOMIC if is_atomic else ST_SP)] += dn - t - cyc
+                M[oSTALL + th * N_ST + (ST_ATOMIC if is_atomic else ST_SP)] += dn - t - cyc
         elif space == SP_REMOTE or space == DRAM:
             if space == SP_REMOTE:
                 if tcore < 0 or tcore >= ncores:
@@ -752,7 +808,7 @@ def _issue(P, M, CAL, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl
                     return _fail(P, M, E_SP_RANGE, th, opi)
                 tgt = tcore
                 ddie = tcore // P[P_CPD]
-                dnode = M[P[P_O_NODE] + tcore]
+                dnode = M[oNODE + tcore]
                 la = addr
                 nbytes = size
                 line_id = -1
@@ -764,7 +820,7 @@ def _issue(P, M, CAL, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl
                     return _fail(P, M, E_INTERLEAVE, th, opi)
                 tgt, la = _dram_target(P, addr, total_ctrl)
                 ddie = tgt // P[P_CPDIE]
-                dnode = M[P[P_O_NODE] + ncores + tgt % P[P_CPDIE]]
+                dnode = M[oNODE + ncores + tgt % P[P_CPDIE]]
                 nbytes = size
                 line_id = -1
                 if op == LOAD and (sub & FLAG_BYPASS) == 0 and P[P_L1_SETS] > 0:
@@ -772,19 +828,19 @@ def _issue(P, M, CAL, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl
                     lid = addr // line
                     fill = _l1_lookup(P, M, c, P[P_L1_SETS], P[P_L1_WAYS], lid)
                     if fill >= 0:
-                        M[P[P_O_L1S] + (c) * 2 + 0] += 1
+                        M[oL1S + c * 2 + 0] += 1
                         dn = _max(_align(_max(t + P[P_L1_LAT] * cyc, fill), cyc), t + cyc)
-                        M[P[P_O_STALL] + (th) * N_ST + ST_CACHE] += dn - t - cyc
-                        M[P[P_O_TST] + (th) * 2 + 0] += 1
-                        M[P[P_O_TST] + (th) * 2 + 1] += dn - t
-                        M[P[P_O_TH] + (th) * N_TF + T_READY] = dn
-                        M[P[P_O_TH] + (th) * N_TF + T_DONE] = dn
+                        M[oSTALL + th * N_ST + ST_CACHE] += dn - t - cyc
+                        M[oTST + th * 2 + 0] += 1
+                        M[oTST + th * 2 + 1] += dn - t
+                        M[oTH + th * N_TF + T_READY] = dn
+                        M[oTH + th * N_TF + T_DONE] = dn
                         if dn > M[S_END]:
                             M[S_END] = dn
-                        M[P[P_O_CORE] + (c) * 3 + 0] += 1
-                        M[P[P_O_TH] + (th) * N_TF + T_OPS] += 1
+                        M[oCORE + c * 3 + 0] += 1
+                        M[oTH + th * N_TF + T_OPS] += 1
                         return 0
-                    M[P[P_O_L1S] + (c) * 2 + 1] += 1
+                    M[oL1S + c * 2 + 1] += 1
                     line_id = lid
                     la = la - (la % line)
                     nbytes = line
@@ -793,16 +849,16 @@ def _issue(P, M, CAL, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl
             if ta < 0:
                 return _fail(P, M, E_HORIZON, th, opi)
             r = _new_req(P, M, ta)
-            M[P[P_O_RQ] + (r) * N_RF + R_KIND] = K_ATOMIC if is_atomic else (K_STORE if is_write else K_LOAD)
-            M[P[P_O_RQ] + (r) * N_RF + R_TH] = th
-            M[P[P_O_RQ] + (r) * N_RF + R_TGT] = tgt
-            M[P[P_O_RQ] + (r) * N_RF + R_ADDR] = la
-            M[P[P_O_RQ] + (r) * N_RF + R_BYTES] = nbytes
-            M[P[P_O_RQ] + (r) * N_RF + R_SEND] = t
-            M[P[P_O_RQ] + (r) * N_RF + R_SRC_CORE] = c
-            M[P[P_O_RQ] + (r) * N_RF + R_SUB] = (TGT_SP if space == SP_REMOTE else TGT_DRAM) << 8
-            M[P[P_O_RQ] + (r) * N_RF + R_LINE] = line_id
-            M[P[P_O_RQ] + (r) * N_RF + R_BLOCK] = 0 if posted else 1
+            M[oRQ + r * N_RF + R_KIND] = K_ATOMIC if is_atomic else (K_STORE if is_write else K_LOAD)
+            M[oRQ + r * N_RF + R_TH] = th
+            M[oRQ + r * N_RF + R_TGT] = tgt
+            M[oRQ + r * N_RF + R_ADDR] = la
+            M[oRQ + r * N_RF + R_BYTES] = nbytes
+            M[oRQ + r * N_RF + R_SEND] = t
+            M[oRQ + r * N_RF + R_SRC_CORE] = c
+            M[oRQ + r * N_RF + R_SUB] = (TGT_SP if space == SP_REMOTE else TGT_DRAM) << 8
+            M[oRQ + r * N_RF + R_LINE] = line_id
+            M[oRQ + r * N_RF + R_BLOCK] = 0 if posted else 1
             arr = ta
             if not posted:
                 blocked = True
@@ -815,12 +871,12 @@ def _issue(P, M, CAL, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl
             if arr < 0:
                 return _fail(P, M, E_HORIZON, th, opi)
             if is_write:
-                M[P[P_O_HS] + (die) * 2 + 1] += size
+                M[oHS + die * 2 + 1] += size
             elif is_atomic:
-                M[P[P_O_HS] + (die) * 2 + 0] += size
-                M[P[P_O_HS] + (die) * 2 + 1] += size
+                M[oHS + die * 2 + 0] += size
+                M[oHS + die * 2 + 1] += size
             else:
-                M[P[P_O_HS] + (die) * 2 + 0] += size
+                M[oHS + die * 2 + 0] += size
             if dl > M[S_END]:
                 M[S_END] = dl
             if not posted:
@@ -834,23 +890,23 @@ def _issue(P, M, CAL, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl
             # the slot of the earliest posted arrival takes this one (a free slot is <= t)
             best = 0
             for j in range(1, P[P_MAXPOST]):
-                if M[P[P_O_POST] + (th) * P[P_MAXPOST] + j] < M[P[P_O_POST] + (th) * P[P_MAXPOST] + best]:
+                if M[oPOST + th * P[P_MAXPOST] + j] < M[oPOST + th * P[P_MAXPOST] + best]:
                     best = j
-            M[P[P_O_POST] + (th) * P[P_MAXPOST] + best] = arr
+            M[oPOST + th * P[P_MAXPOST] + best] = arr
         elif op == LOAD and not blocked:
-            M[P[P_O_TST] + (th) * 2 + 0] += 1
-            M[P[P_O_TST] + (th) * 2 + 1] += dn - t
+            M[oTST + th * 2 + 0] += 1
+            M[oTST + th * 2 + 1] += dn - t
     elif op == DMA:
-        h = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 10]
+        h = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 10]
         if h < 0 or h >= P[P_HANDLES]:
             return _fail(P, M, E_HANDLE, th, opi)
-        if M[P[P_O_HD] + ((th) * P[P_HANDLES] + (h)) * 2 + 0] == 1:
+        if M[oHD + ((th) * P[P_HANDLES] + (h)) * 2 + 0] == 1:
             return _fail(P, M, E_HANDLE_BUSY, th, opi)
         dsp = sub
-        count = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 7]
-        st1 = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 8]
-        st2 = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 9]
-        dst = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 6]
+        count = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 7]
+        st1 = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 8]
+        st2 = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 9]
+        dst = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 6]
         if size <= 0 or count <= 0:
             return _fail(P, M, E_SIZE, th, opi)
         if space == SP_REMOTE:
@@ -874,45 +930,45 @@ def _issue(P, M, CAL, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl
                     return _fail(P, M, E_HOST_RANGE, th, opi)
             else:
                 return _fail(P, M, E_OP, th, opi)
-        q = M[P[P_O_JQ] + (c) * 2 + 0] + M[P[P_O_JQ] + (c) * 2 + 1]
+        q = M[oJQ + c * 2 + 0] + M[oJQ + c * 2 + 1]
         if q >= jcap:
             q -= jcap
         j = c * jcap + q
-        M[P[P_O_JQ] + (c) * 2 + 1] += 1
-        M[P[P_O_JB] + (j) * N_JF + J_TH] = th
-        M[P[P_O_JB] + (j) * N_JF + J_HANDLE] = h
-        M[P[P_O_JB] + (j) * N_JF + J_SSP] = space
-        M[P[P_O_JB] + (j) * N_JF + J_DSP] = dsp
-        M[P[P_O_JB] + (j) * N_JF + J_DCORE] = tcore
-        M[P[P_O_JB] + (j) * N_JF + J_SRC] = addr
-        M[P[P_O_JB] + (j) * N_JF + J_DST] = dst
-        M[P[P_O_JB] + (j) * N_JF + J_SIZE] = size
-        M[P[P_O_JB] + (j) * N_JF + J_COUNT] = count
-        M[P[P_O_JB] + (j) * N_JF + J_STR] = st1
-        M[P[P_O_JB] + (j) * N_JF + J_STR2] = st2
-        M[P[P_O_JB] + (j) * N_JF + J_ELEM] = 0
-        M[P[P_O_JB] + (j) * N_JF + J_OFF] = 0
-        M[P[P_O_JB] + (j) * N_JF + J_OUT] = 0
-        M[P[P_O_JB] + (j) * N_JF + J_ALL] = 0
-        M[P[P_O_JB] + (j) * N_JF + J_MAXACK] = 0
-        M[P[P_O_HD] + ((th) * P[P_HANDLES] + (h)) * 2 + 0] = 1
-        M[P[P_O_HD] + ((th) * P[P_HANDLES] + (h)) * 2 + 1] = 0
-        M[P[P_O_CORE] + (c) * 3 + 1] += 1
-        M[P[P_O_CORE] + (c) * 3 + 2] += size * count
+        M[oJQ + c * 2 + 1] += 1
+        M[oJB + j * N_JF + J_TH] = th
+        M[oJB + j * N_JF + J_HANDLE] = h
+        M[oJB + j * N_JF + J_SSP] = space
+        M[oJB + j * N_JF + J_DSP] = dsp
+        M[oJB + j * N_JF + J_DCORE] = tcore
+        M[oJB + j * N_JF + J_SRC] = addr
+        M[oJB + j * N_JF + J_DST] = dst
+        M[oJB + j * N_JF + J_SIZE] = size
+        M[oJB + j * N_JF + J_COUNT] = count
+        M[oJB + j * N_JF + J_STR] = st1
+        M[oJB + j * N_JF + J_STR2] = st2
+        M[oJB + j * N_JF + J_ELEM] = 0
+        M[oJB + j * N_JF + J_OFF] = 0
+        M[oJB + j * N_JF + J_OUT] = 0
+        M[oJB + j * N_JF + J_ALL] = 0
+        M[oJB + j * N_JF + J_MAXACK] = 0
+        M[oHD + ((th) * P[P_HANDLES] + (h)) * 2 + 0] = 1
+        M[oHD + ((th) * P[P_HANDLES] + (h)) * 2 + 1] = 0
+        M[oCORE + c * 3 + 1] += 1
+        M[oCORE + c * 3 + 2] += size * count
         _wake_pipe(P, M, ncpipes + c, t + cyc)
     elif op == WAIT:
-        h = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 10]
+        h = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 10]
         if h < 0 or h >= P[P_HANDLES]:
             return _fail(P, M, E_HANDLE, th, opi)
-        if M[P[P_O_HD] + ((th) * P[P_HANDLES] + (h)) * 2 + 0] == 0:
+        if M[oHD + ((th) * P[P_HANDLES] + (h)) * 2 + 0] == 0:
             return _fail(P, M, E_WAIT_UNKNOWN, th, opi)
-        if M[P[P_O_HD] + ((th) * P[P_HANDLES] + (h)) * 2 + 0] == 1:
-            M[P[P_O_TH] + (th) * N_TF + T_WAITH] = h
-            M[P[P_O_TH] + (th) * N_TF + T_BT] = t
+        if M[oHD + ((th) * P[P_HANDLES] + (h)) * 2 + 0] == 1:
+            M[oTH + th * N_TF + T_WAITH] = h
+            M[oTH + th * N_TF + T_BT] = t
             blocked = True
         else:
-            dn = _max(t + cyc, _align(M[P[P_O_HD] + ((th) * P[P_HANDLES] + (h)) * 2 + 1], cyc))
-            M[P[P_O_STALL] + (th) * N_ST + ST_DMA_WAIT] += dn - t - cyc
+            dn = _max(t + cyc, _align(M[oHD + ((th) * P[P_HANDLES] + (h)) * 2 + 1], cyc))
+            M[oSTALL + th * N_ST + ST_DMA_WAIT] += dn - t - cyc
     elif op == BARRIER:
         scope = sub
         if scope == 0:
@@ -923,51 +979,51 @@ def _issue(P, M, CAL, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl
             inst = ncores + P[P_DIES]
         else:
             return _fail(P, M, E_OP, th, opi)
-        bid = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 10]
-        if M[P[P_O_BAR] + (inst) * 5 + 4] > 0:
+        bid = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 10]
+        if M[oBAR + inst * 5 + 4] > 0:
             return _fail(P, M, E_BAR_ENDED, th, opi)
-        if M[P[P_O_BAR] + (inst) * 5 + 0] > 0 and M[P[P_O_BAR] + (inst) * 5 + 1] != bid:
+        if M[oBAR + inst * 5 + 0] > 0 and M[oBAR + inst * 5 + 1] != bid:
             return _fail(P, M, E_BAR_ID, th, opi)
         arr = t
         for j in range(P[P_MAXPOST]):
-            if M[P[P_O_POST] + (th) * P[P_MAXPOST] + j] > arr:
-                arr = M[P[P_O_POST] + (th) * P[P_MAXPOST] + j]
-        M[P[P_O_BAR] + (inst) * 5 + 1] = bid
-        if M[P[P_O_BAR] + (inst) * 5 + 0] == 0 or arr > M[P[P_O_BAR] + (inst) * 5 + 2]:
-            M[P[P_O_BAR] + (inst) * 5 + 2] = arr
-        M[P[P_O_BAR] + (inst) * 5 + 0] += 1
-        M[P[P_O_TH] + (th) * N_TF + T_BAR] = inst
-        M[P[P_O_TH] + (th) * N_TF + T_BT] = t
+            if M[oPOST + th * P[P_MAXPOST] + j] > arr:
+                arr = M[oPOST + th * P[P_MAXPOST] + j]
+        M[oBAR + inst * 5 + 1] = bid
+        if M[oBAR + inst * 5 + 0] == 0 or arr > M[oBAR + inst * 5 + 2]:
+            M[oBAR + inst * 5 + 2] = arr
+        M[oBAR + inst * 5 + 0] += 1
+        M[oTH + th * N_TF + T_BAR] = inst
+        M[oTH + th * N_TF + T_BT] = t
         blocked = True
-        if M[P[P_O_BAR] + (inst) * 5 + 0] == M[P[P_O_BAR] + (inst) * 5 + 3]:
-            rel = _align(M[P[P_O_BAR] + (inst) * 5 + 2], cyc) + P[P_BAR0 + scope] * cyc
-            M[P[P_O_BAR] + (inst) * 5 + 0] = 0
+        if M[oBAR + inst * 5 + 0] == M[oBAR + inst * 5 + 3]:
+            rel = _align(M[oBAR + inst * 5 + 2], cyc) + P[P_BAR0 + scope] * cyc
+            M[oBAR + inst * 5 + 0] = 0
             nthreads = P[P_NTHREADS]
             for w in range(nthreads):
-                if M[P[P_O_TH] + (w) * N_TF + T_BAR] == inst:
-                    M[P[P_O_TH] + (w) * N_TF + T_BAR] = -1
-                    t0 = M[P[P_O_TH] + (w) * N_TF + T_BT]
+                if M[oTH + w * N_TF + T_BAR] == inst:
+                    M[oTH + w * N_TF + T_BAR] = -1
+                    t0 = M[oTH + w * N_TF + T_BT]
                     d = _max(rel, t0 + cyc)
-                    M[P[P_O_STALL] + (w) * N_ST + ST_BARRIER] += d - t0 - cyc
-                    M[P[P_O_TH] + (w) * N_TF + T_READY] = d
-                    M[P[P_O_TH] + (w) * N_TF + T_DONE] = d
+                    M[oSTALL + w * N_ST + ST_BARRIER] += d - t0 - cyc
+                    M[oTH + w * N_TF + T_READY] = d
+                    M[oTH + w * N_TF + T_DONE] = d
                     if d > M[S_END]:
                         M[S_END] = d
                     if w != th:
                         _wake_pipe(P, M, _pipe_of(P, w, tpc, ppc), d)
             blocked = False
-            dn = M[P[P_O_TH] + (th) * N_TF + T_READY]
+            dn = M[oTH + th * N_TF + T_READY]
     elif op == PIM:
         return _fail(P, M, E_PIM, th, opi)
     else:
         return _fail(P, M, E_OP, th, opi)
-    M[P[P_O_CORE] + (c) * 3 + 0] += slots
-    M[P[P_O_TH] + (th) * N_TF + T_OPS] += 1
+    M[oCORE + c * 3 + 0] += slots
+    M[oTH + th * N_TF + T_OPS] += 1
     if blocked:
-        M[P[P_O_TH] + (th) * N_TF + T_READY] = NEVER
+        M[oTH + th * N_TF + T_READY] = NEVER
     else:
-        M[P[P_O_TH] + (th) * N_TF + T_READY] = dn
-        M[P[P_O_TH] + (th) * N_TF + T_DONE] = dn
+        M[oTH + th * N_TF + T_READY] = dn
+        M[oTH + th * N_TF + T_DONE] = dn
         if dn > M[S_END]:
             M[S_END] = dn
     return 0
@@ -976,29 +1032,34 @@ def _issue(P, M, CAL, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl
 @njit(cache=True)
 def _advance(P, M, th, tpc, ncores, cpd, dies):
     """Move past the op just issued; ask for a refill or finish the thread. <0 on error."""
-    M[P[P_O_TH] + (th) * N_TF + T_POS] += 1
-    M[P[P_O_TH] + (th) * N_TF + T_OPIDX] += 1
-    if M[P[P_O_TH] + (th) * N_TF + T_POS] >= M[P[P_O_TH] + (th) * N_TF + T_LEN]:
-        if M[P[P_O_TH] + (th) * N_TF + T_EOS] == 1:
+    oREFILL = P[P_O_REFILL]
+    oTH = P[P_O_TH]
+    M[oTH + th * N_TF + T_POS] += 1
+    M[oTH + th * N_TF + T_OPIDX] += 1
+    if M[oTH + th * N_TF + T_POS] >= M[oTH + th * N_TF + T_LEN]:
+        if M[oTH + th * N_TF + T_EOS] == 1:
             return _finish(P, M, th, tpc, ncores, cpd, dies)
-        M[P[P_O_TH] + (th) * N_TF + T_NEEDREF] = 1
-        M[P[P_O_REFILL] + M[S_NREFILL]] = th
+        M[oTH + th * N_TF + T_NEEDREF] = 1
+        M[oREFILL + M[S_NREFILL]] = th
         M[S_NREFILL] += 1
     return 0
 
 
 @njit(cache=True)
 def _finish(P, M, th, tpc, ncores, cpd, dies):
-    M[P[P_O_TH] + (th) * N_TF + T_FIN] = 1
+    oBAR = P[P_O_BAR]
+    oTH = P[P_O_TH]
+    M[oTH + th * N_TF + T_FIN] = 1
+    M[oTH + th * N_TF + T_READY] = NEVER
     c = th // tpc
     for k in range(3):
         inst = c if k == 0 else (ncores + c // cpd if k == 1 else ncores + dies)
-        M[P[P_O_BAR] + (inst) * 5 + 4] += 1
-        if M[P[P_O_BAR] + (inst) * 5 + 0] > 0:
+        M[oBAR + inst * 5 + 4] += 1
+        if M[oBAR + inst * 5 + 0] > 0:
             # a barrier of its scope waits for it and can never complete
             for w in range(P[P_NTHREADS]):
-                if M[P[P_O_TH] + (w) * N_TF + T_BAR] == inst:
-                    return _fail(P, M, E_BAR_ENDED, w, M[P[P_O_TH] + (w) * N_TF + T_OPIDX] - 1)
+                if M[oTH + w * N_TF + T_BAR] == inst:
+                    return _fail(P, M, E_BAR_ENDED, w, M[oTH + w * N_TF + T_OPIDX] - 1)
     return 0
 
 
@@ -1006,6 +1067,20 @@ def _finish(P, M, th, tpc, ncores, cpd, dies):
 @njit(cache=True)
 def run_machine(P, M, CAL, DCAL):
     """Run until done (0), a refill is needed (1: REFILL[:S[S_NREFILL]]) or an error (<0)."""
+    oBUF = P[P_O_BUF]
+    oHK = P[P_O_HK]
+    oHP = P[P_O_HP]
+    oHT = P[P_O_HT]
+    oNODE = P[P_O_NODE]
+    oPOST = P[P_O_POST]
+    oPP = P[P_O_PP]
+    oREFILL = P[P_O_REFILL]
+    oRQ = P[P_O_RQ]
+    oRQFREE = P[P_O_RQFREE]
+    oSL = P[P_O_SL]
+    oSTALL = P[P_O_STALL]
+    oTH = P[P_O_TH]
+    oTST = P[P_O_TST]
     cyc = P[P_CYCLE]
     tpc = P[P_MTP] * P[P_TPM] + P[P_STP]
     ppc = P[P_MTP] + P[P_STP]
@@ -1022,46 +1097,48 @@ def run_machine(P, M, CAL, DCAL):
     nref = M[S_NREFILL]
     M[S_NREFILL] = 0
     for k in range(nref):
-        th = M[P[P_O_REFILL] + k]
-        M[P[P_O_TH] + (th) * N_TF + T_NEEDREF] = 0
-        if M[P[P_O_TH] + (th) * N_TF + T_LEN] == 0:
+        th = M[oREFILL + k]
+        M[oTH + th * N_TF + T_NEEDREF] = 0
+        if M[oTH + th * N_TF + T_LEN] == 0:
             rc = _finish(P, M, th, tpc, ncores, cpd, dies)
             if rc < 0:
                 return rc
     while M[S_HEAP_N] > 0:
-        t = M[P[P_O_HT] + 0]
-        key = M[P[P_O_HK] + 0]
-        pay = M[P[P_O_HP] + 0]
+        t = M[oHT + 0]
+        key = M[oHK + 0]
+        pay = M[oHP + 0]
         _pop(P, M)
         M[S_NOW] = t
         # recycle calendar slots that lie wholly in the past
-        M[S_CAL_BASE] = _cal_advance(CAL, M[S_CAL_BASE], t // cyc, W)
-        M[S_DCAL_BASE] = _cal_advance(DCAL, M[S_DCAL_BASE], t // P[P_TCK], W)
+        if t // cyc >= M[S_CAL_BASE] + (W >> 2):
+            M[S_CAL_BASE] = _cal_advance(CAL, M[S_CAL_BASE], t // cyc, W)
+        if t // P[P_TCK] >= M[S_DCAL_BASE] + (W >> 2):
+            M[S_DCAL_BASE] = _cal_advance(DCAL, M[S_DCAL_BASE], t // P[P_TCK], W)
         if key < (np.int64(1) << 40):
             # ------------------------------------------------------------ ARRIVE
             r = pay
-            kind = M[P[P_O_RQ] + (r) * N_RF + R_KIND]
-            th = M[P[P_O_RQ] + (r) * N_RF + R_TH]
-            src_core = M[P[P_O_RQ] + (r) * N_RF + R_SRC_CORE]
-            tgt = M[P[P_O_RQ] + (r) * N_RF + R_TGT]
-            nbytes = M[P[P_O_RQ] + (r) * N_RF + R_BYTES]
+            kind = M[oRQ + r * N_RF + R_KIND]
+            th = M[oRQ + r * N_RF + R_TH]
+            src_core = M[oRQ + r * N_RF + R_SRC_CORE]
+            tgt = M[oRQ + r * N_RF + R_TGT]
+            nbytes = M[oRQ + r * N_RF + R_BYTES]
             is_write = kind == K_STORE or kind == K_DMA_WRITE
             is_atomic = kind == K_ATOMIC
-            to_sp = (M[P[P_O_RQ] + (r) * N_RF + R_SUB] >> 8) == TGT_SP
+            to_sp = (M[oRQ + r * N_RF + R_SUB] >> 8) == TGT_SP
             if to_sp:
-                end = _sp_serve(P, M, tgt, M[P[P_O_RQ] + (r) * N_RF + R_ADDR], nbytes, is_write, is_atomic, t)
+                end = _sp_serve(P, M, tgt, M[oRQ + r * N_RF + R_ADDR], nbytes, is_write, is_atomic, t)
                 resp_at = end
                 tdie = tgt // cpd
-                tnode = M[P[P_O_NODE] + tgt]
+                tnode = M[oNODE + tgt]
             else:
-                end, resp_at = _dram_serve(P, M, DCAL, tgt, M[P[P_O_RQ] + (r) * N_RF + R_ADDR], nbytes, is_write, is_atomic, t)
+                end, resp_at = _dram_serve(P, M, DCAL, tgt, M[oRQ + r * N_RF + R_ADDR], nbytes, is_write, is_atomic, t)
                 if end < 0:
                     return _fail(P, M, E_HORIZON, th, -1)
                 tdie = tgt // P[P_CPDIE]
-                tnode = M[P[P_O_NODE] + ncores + tgt % P[P_CPDIE]]
+                tnode = M[oNODE + ncores + tgt % P[P_CPDIE]]
             data_back = kind == K_LOAD or kind == K_ATOMIC or kind == K_DMA_READ
             rb = hdr + (nbytes if data_back else 0)
-            dl = _send(P, M, CAL, tdie, tnode, src_core // cpd, M[P[P_O_NODE] + src_core], resp_at, rb)
+            dl = _send(P, M, CAL, tdie, tnode, src_core // cpd, M[oNODE + src_core], resp_at, rb)
             if dl < 0:
                 return _fail(P, M, E_HORIZON, th, -1)
             if end > M[S_END]:
@@ -1069,14 +1146,14 @@ def run_machine(P, M, CAL, DCAL):
             if dl > M[S_END]:
                 M[S_END] = dl
             if kind == K_DMA_READ:
-                s = M[P[P_O_RQ] + (r) * N_RF + R_SLOT]
-                M[P[P_O_SL] + (s) * 7 + SL_PHASE] = 2
-                M[P[P_O_SL] + (s) * 7 + SL_READY] = _max(_align(dl, cyc), M[P[P_O_SL] + (s) * 7 + SL_ISSUE] + cyc)
-                _wake_pipe(P, M, ncpipes + s // nslots, M[P[P_O_SL] + (s) * 7 + SL_READY])
+                s = M[oRQ + r * N_RF + R_SLOT]
+                M[oSL + s * 7 + SL_PHASE] = 2
+                M[oSL + s * 7 + SL_READY] = _max(_align(dl, cyc), M[oSL + s * 7 + SL_ISSUE] + cyc)
+                _wake_pipe(P, M, ncpipes + s // nslots, M[oSL + s * 7 + SL_READY])
             elif kind == K_DMA_WRITE:
-                _job_chunk_done(P, M, M[P[P_O_RQ] + (r) * N_RF + R_SLOT], dl, ncpipes, nslots, tpc, ppc, cyc)
-            elif M[P[P_O_RQ] + (r) * N_RF + R_BLOCK] == 1:
-                t0 = M[P[P_O_RQ] + (r) * N_RF + R_SEND]
+                _job_chunk_done(P, M, M[oRQ + r * N_RF + R_SLOT], dl, ncpipes, nslots, tpc, ppc, cyc)
+            elif M[oRQ + r * N_RF + R_BLOCK] == 1:
+                t0 = M[oRQ + r * N_RF + R_SEND]
                 net = (t - t0) + (dl - resp_at)
                 dn = _max(_align(dl, cyc), t0 + cyc)
                 if is_atomic:
@@ -1087,23 +1164,24 @@ def run_machine(P, M, CAL, DCAL):
                     cat = ST_DRAM
                 _stall_split(P, M, th, cat, t0, dn, cyc, net)
                 if kind == K_LOAD:
-                    M[P[P_O_TST] + (th) * 2 + 0] += 1
-                    M[P[P_O_TST] + (th) * 2 + 1] += dn - t0
-                M[P[P_O_TH] + (th) * N_TF + T_READY] = dn
-                M[P[P_O_TH] + (th) * N_TF + T_DONE] = dn
+                    M[oTST + th * 2 + 0] += 1
+                    M[oTST + th * 2 + 1] += dn - t0
+                M[oTH + th * N_TF + T_DONE] = dn
                 if dn > M[S_END]:
                     M[S_END] = dn
-                _wake_pipe(P, M, _pipe_of(P, th, tpc, ppc), dn)
-            if M[P[P_O_RQ] + (r) * N_RF + R_LINE] >= 0:
-                _l1_insert(P, M, src_core, P[P_L1_SETS], P[P_L1_WAYS], M[P[P_O_RQ] + (r) * N_RF + R_LINE], dl)
-            M[P[P_O_RQFREE] + M[S_RQ_FREE_N]] = r
+                if M[oTH + th * N_TF + T_FIN] == 0:
+                    M[oTH + th * N_TF + T_READY] = dn
+                    _wake_pipe(P, M, _pipe_of(P, th, tpc, ppc), dn)
+            if M[oRQ + r * N_RF + R_LINE] >= 0:
+                _l1_insert(P, M, src_core, P[P_L1_SETS], P[P_L1_WAYS], M[oRQ + r * N_RF + R_LINE], dl)
+            M[oRQFREE + M[S_RQ_FREE_N]] = r
             M[S_RQ_FREE_N] += 1
             continue
         # ---------------------------------------------------------------- PIPE
         p = pay
-        if M[P[P_O_PP] + (p) * 3 + PP_NEXT] != t:
+        if M[oPP + p * 3 + PP_NEXT] != t:
             continue  # stale
-        M[P[P_O_PP] + (p) * 3 + PP_NEXT] = NEVER
+        M[oPP + p * 3 + PP_NEXT] = NEVER
         if p >= ncpipes:
             rc = _dma_step(P, M, CAL, p - ncpipes, t, ncpipes, nslots, jcap, tpc, ppc, P[P_DIES] * P[P_CPDIE])
             if rc < 0:
@@ -1118,24 +1196,22 @@ def run_machine(P, M, CAL, DCAL):
             t0 = c * tpc + P[P_MTP] * P[P_TPM] + (lp - P[P_MTP])
             nt = 1
         chosen = -1
-        start = M[P[P_O_PP] + (p) * 3 + PP_LAST] + 1
+        start = M[oPP + p * 3 + PP_LAST] + 1
         for k in range(nt):
             i = start + k
             if i >= nt:
                 i -= nt
             th = t0 + i
-            if M[P[P_O_TH] + (th) * N_TF + T_HAS] == 0 or M[P[P_O_TH] + (th) * N_TF + T_FIN] == 1:
-                continue
-            rdy = M[P[P_O_TH] + (th) * N_TF + T_READY]
+            rdy = M[oTH + th * N_TF + T_READY]
             if rdy > t:
-                continue
-            pos = M[P[P_O_TH] + (th) * N_TF + T_POS]
-            op = M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 0]
-            if op == STORE or (op == ATOMIC and (M[P[P_O_BUF] + ((th) * P[P_CHUNK] + (pos)) * 11 + 2] & FLAG_POSTED) != 0):
+                continue  # also threads without a stream or finished: ready = NEVER
+            pos = M[oTH + th * N_TF + T_POS]
+            op = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 0]
+            if op == STORE or (op == ATOMIC and (M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 2] & FLAG_POSTED) != 0):
                 mn = NEVER
                 free = False
                 for j in range(P[P_MAXPOST]):
-                    v = M[P[P_O_POST] + (th) * P[P_MAXPOST] + j]
+                    v = M[oPOST + th * P[P_MAXPOST] + j]
                     if v <= t:
                         free = True
                         break
@@ -1143,15 +1219,15 @@ def run_machine(P, M, CAL, DCAL):
                         mn = v
                 if not free:
                     m = _align(mn, cyc)
-                    M[P[P_O_STALL] + (th) * N_ST + ST_POSTED] += m - rdy
-                    M[P[P_O_TH] + (th) * N_TF + T_READY] = m
+                    M[oSTALL + th * N_ST + ST_POSTED] += m - rdy
+                    M[oTH + th * N_TF + T_READY] = m
                     continue
             chosen = th
-            M[P[P_O_PP] + (p) * 3 + PP_LAST] = i
+            M[oPP + p * 3 + PP_LAST] = i
             break
         if chosen >= 0:
             th = chosen
-            M[P[P_O_STALL] + (th) * N_ST + ST_ISSUE] += t - M[P[P_O_TH] + (th) * N_TF + T_READY]
+            M[oSTALL + th * N_ST + ST_ISSUE] += t - M[oTH + th * N_TF + T_READY]
             rc = _issue(P, M, CAL, th, p, t, c, lp >= P[P_MTP], tpc, ppc, ncores, ncpipes, P[P_DIES] * P[P_CPDIE], jcap)
             if rc < 0:
                 return rc
@@ -1162,22 +1238,19 @@ def run_machine(P, M, CAL, DCAL):
         nxt = NEVER
         for k in range(nt):
             th = t0 + k
-            if M[P[P_O_TH] + (th) * N_TF + T_HAS] == 1 and M[P[P_O_TH] + (th) * N_TF + T_FIN] == 0 and M[P[P_O_TH] + (th) * N_TF + T_NEEDREF] == 0:
-                if M[P[P_O_TH] + (th) * N_TF + T_READY] < nxt:
-                    nxt = M[P[P_O_TH] + (th) * N_TF + T_READY]
-            elif M[P[P_O_TH] + (th) * N_TF + T_NEEDREF] == 1 and M[P[P_O_TH] + (th) * N_TF + T_READY] < nxt:
-                nxt = M[P[P_O_TH] + (th) * N_TF + T_READY]
+            if M[oTH + th * N_TF + T_READY] < nxt:
+                nxt = M[oTH + th * N_TF + T_READY]
         if chosen >= 0 and nxt < t + cyc:
             nxt = t + cyc
         if nxt < NEVER:
-            nxt = _max(nxt, M[P[P_O_PP] + (p) * 3 + PP_BUSY])
-            if nxt < M[P[P_O_PP] + (p) * 3 + PP_NEXT]:
-                M[P[P_O_PP] + (p) * 3 + PP_NEXT] = nxt
+            nxt = _max(nxt, M[oPP + p * 3 + PP_BUSY])
+            if nxt < M[oPP + p * 3 + PP_NEXT]:
+                M[oPP + p * 3 + PP_NEXT] = nxt
                 _push(P, M, nxt, (np.int64(1) << 40) + p, p)
         if M[S_NREFILL] > 0:
             return RC_REFILL
     # the queue is empty: every thread with a stream must have finished
     for th in range(nthreads):
-        if M[P[P_O_TH] + (th) * N_TF + T_HAS] == 1 and M[P[P_O_TH] + (th) * N_TF + T_FIN] == 0:
-            return _fail(P, M, E_DEADLOCK, th, M[P[P_O_TH] + (th) * N_TF + T_OPIDX] - 1)
+        if M[oTH + th * N_TF + T_HAS] == 1 and M[oTH + th * N_TF + T_FIN] == 0:
+            return _fail(P, M, E_DEADLOCK, th, M[oTH + th * N_TF + T_OPIDX] - 1)
     return RC_DONE

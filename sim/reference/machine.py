@@ -94,7 +94,7 @@ class _At(simpy.events.Event):
 class SlotCalendar:
     """Busy slots of one link or DRAM data bus, as a Python set of slot (clock) numbers."""
 
-    def __init__(self, m: "Machine", period_ps: int):
+    def __init__(self, m: Machine, period_ps: int):
         self.m = m
         self.period = period_ps
         self.busy: set[int] = set()
@@ -128,7 +128,7 @@ class SlotCalendar:
 class Scratchpad:
     """One core's scratchpad: banks with ports, an in-order atomic unit (sim/memory/sram.py)."""
 
-    def __init__(self, m: "Machine", core: int):
+    def __init__(self, m: Machine, core: int):
         sp = m.spec
         self.m, self.core, self.sp = m, core, sp
         self.port_free = [[0] * sp.sp_ports for _ in range(sp.sp_banks)]  # clocks
@@ -199,7 +199,7 @@ class DramController:
     """One DRAM channel: open-page banks, per-rank ACT limits, a data-bus calendar and an
     atomic unit. All work of a request is computed when it arrives (processing order)."""
 
-    def __init__(self, m: "Machine", index: int):
+    def __init__(self, m: Machine, index: int):
         sp = m.spec
         self.m, self.g, self.sp = m, index, sp
         self.banks = [Bank() for _ in range(sp.banks_per_controller)]
@@ -323,7 +323,7 @@ class L1Cache:
 
 # ----------------------------------------------------------------------------- threads
 class Thread:
-    def __init__(self, m: "Machine", tid: int, core: int, stream: int):
+    def __init__(self, m: Machine, tid: int, core: int, stream: int):
         self.m, self.tid, self.core, self.stream = m, tid, core, stream
         self.pipe: CorePipeline | None = None
         self.buf: list[tuple] = []
@@ -372,10 +372,10 @@ class DmaJob:
         (_, self.src_space, self.dst_space, self.dst_core, self.size, self.src, self.dst,
          self.count, self.stride, self.stride2, self.handle) = op
         self.origin, self.core, self.issue_ps = origin, core, t
-        self.per_elem = 0  # chunks per element
-        self.next = 0  # next chunk to hand out
+        self.chunks = None  # iterator of (src, dst, bytes), set by Machine.issue_dma
+        self.pending = None  # the next chunk to hand out (None: all handed out)
+        self.handed = 0  # chunks handed to slots
         self.acked = 0
-        self.total = 0
         self.completion = t
         self.complete = False
         self.waiters: list[tuple[Thread, int]] = []
@@ -385,15 +385,15 @@ class DmaJob:
 class Pipeline:
     """Issues at most one op per core cycle from its members, round robin (see the spec)."""
 
-    def __init__(self, m: "Machine", pid: int, members: list):
+    def __init__(self, m: Machine, pid: int, members: list):
         self.m, self.pid, self.members = m, pid, members
-        self.last = 0  # so member 0 goes first
+        self.last = len(members) - 1  # so member 0 goes first
         self.next_ev = None
         self.next_t = -1
         # CHOICE: after issuing at t the pipeline is busy until t + cycle (t + held cycles for
         # COMPUTE); a thread becoming ready earlier gets its PIPE event at busy-until, never
-        # before (otherwise COMPUTE would not hold the pipeline, and a barrier released with
-        # latency 0 could make a pipeline issue twice in one cycle).
+        # before (otherwise COMPUTE would not hold the pipeline: the literal "a new PIPE
+        # event at r replaces it" would let another thread issue during a COMPUTE).
         self.busy_until = 0
         self.handling = False
 
@@ -488,14 +488,12 @@ class DmaEngine(Pipeline):
 
     def take_chunk(self):
         job = self.fifo[0]
-        k = job.next
-        job.next += 1
-        if job.next == job.total:
+        src, dst, n = job.pending
+        job.handed += 1
+        job.pending = next(job.chunks, None)
+        if job.pending is None:
             self.fifo.popleft()
-        elem, piece = divmod(k, job.per_elem)
-        off = piece * self.m.spec.dma_chunk_bytes
-        n = min(self.m.spec.dma_chunk_bytes, job.size - off)
-        return job, job.src + elem * job.stride + off, job.dst + elem * job.stride2 + off, n
+        return job, src, dst, n
 
     def issue(self, slot: DmaSlot, t: int) -> None:
         self.m.dma_issue(self, slot, t)
@@ -690,8 +688,12 @@ class Machine:
                load: bool = False) -> None:
         """The op th issued at t is done at dn (aligned): stalls, ready, wake its pipeline.
 
-        cat None: an op done one cycle after its issue (no stall)."""
+        cat None: an op done one cycle after its issue (no stall). A done time is aligned up
+        to the core clock and never before t + cycle; the network stall is capped at
+        dn - t - cycle and the category gets the rest."""
+        dn = max(self.align(dn), t + self.cycle)
         if cat is not None:
+            net = min(net, dn - t - self.cycle)
             th.stall[cat] += dn - t - self.cycle - net
             th.stall[ST_NETWORK] += net
         if load:
@@ -753,12 +755,20 @@ class Machine:
             if size <= 0:
                 raise self.fail(th, f"size {size} <= 0")
             self.check_range(th, space, addr, addr + size, core)
+            il = sp.interleave_bytes
+            if space == DRAM and addr // il != (addr + size - 1) // il:
+                raise self.fail(th, f"DRAM access [{addr}, {addr + size}) crosses an "
+                                    f"interleave boundary ({il} B)")
         elif code == COMPUTE:
             # CHOICE: "size <= 0" applies to COMPUTE's cycle count too.
             if size <= 0:
                 raise self.fail(th, f"size {size} <= 0")
         elif code == DMA:
             self.check_dma(th, op)
+            old = th.handles.get(op[10])
+            # CHOICE: "still running" at the DMA's issue t = completion unknown or > t.
+            if old is not None and (not old.complete or old.completion > t):
+                raise self.fail(th, f"handle {op[10]} reused while its DMA is still running")
         elif code == WAIT:
             h = op[10]
             if h < 0 or h >= sp.max_handles:
@@ -913,17 +923,35 @@ class Machine:
             last = base + (count - 1) * step
             self.check_range(th, space, min(base, last), max(base, last) + size, core)
 
+    def dma_chunks(self, job: DmaJob):
+        """(src, dst, bytes) of every chunk of a job, in order."""
+        sp = self.spec
+        il, cb = sp.interleave_bytes, sp.dma_chunk_bytes
+        for i in range(job.count):
+            src, dst = job.src + i * job.stride, job.dst + i * job.stride2
+            off = 0
+            while off < job.size:
+                # CHOICE: the cut points are the multiples of dma_chunk_bytes from the
+                # element's start plus every interleave boundary of a DRAM source or
+                # destination (the chunk ends at the first of them).
+                n = min(cb - off % cb, job.size - off)
+                if job.src_space == DRAM:
+                    n = min(n, il - (src + off) % il)
+                if job.dst_space == DRAM:
+                    n = min(n, il - (dst + off) % il)
+                yield src + off, dst + off, n
+                off += n
+
     def issue_dma(self, th, t, op, origin):
         sp, st = self.spec, self.stats
         job = DmaJob(origin, th.core, op, t)
-        job.per_elem = cdiv(job.size, sp.dma_chunk_bytes)
-        job.total = max(job.count, 0) * job.per_elem
-        # CHOICE: a handle reused before its WAIT now names the newest job.
-        th.handles[job.handle] = job
+        job.chunks = self.dma_chunks(job)
+        job.pending = next(job.chunks, None)
+        th.handles[job.handle] = job  # a finished job's handle may be reused
         st.dma_jobs[th.core] += 1
         st.dma_bytes[th.core] += max(job.count, 0) * job.size
         self.finish(th, t, t + self.cycle, None)
-        if job.total == 0:
+        if job.pending is None:
             job.complete = True
         else:
             self.dma[th.core].enqueue(job, t)
@@ -940,7 +968,7 @@ class Machine:
             if job.src_space == SP_LOCAL:
                 end = self.scratchpads[eng.core].serve(t, src, n, READ)
                 self.note_end(end)
-                self.dma_read_done(eng, slot, self.align(end))
+                self.dma_read_done(eng, slot, max(self.align(end), t + self.cycle))
             elif job.src_space == DRAM:
                 g, local, dst_loc = self.dram_target(src)
                 self.send_request(t, job.origin, src_loc, "dram", g, dst_loc, local, n, READ,
@@ -961,7 +989,7 @@ class Machine:
             if space == SP_LOCAL:
                 end = self.scratchpads[eng.core].serve(t, dst, n, WRITE)
                 self.note_end(end)
-                self.dma_write_done(eng, slot, self.align(end))
+                self.dma_write_done(eng, slot, max(self.align(end), t + self.cycle))
             elif space == SP_REMOTE:
                 self.send_request(t, job.origin, src_loc, "sp", job.dst_core,
                                   self.core_loc(job.dst_core), dst, n, WRITE, hb + n, hb,
@@ -989,7 +1017,7 @@ class Machine:
         self.note_end(ack)
         job.acked += 1
         job.completion = max(job.completion, ack)
-        if job.acked == job.total:
+        if job.pending is None and job.acked == job.handed:
             job.complete = True
             self.note_end(job.completion)
             for th, tw in job.waiters:
@@ -1021,8 +1049,7 @@ class Machine:
             release = max(a for _, a in inst["arrived"].values())
             release += self.spec.barrier_latency[scope] * self.cycle
             for p, (tp, _) in inst["arrived"].items():
-                # CHOICE: done = release, literally (not max(t + cycle, release)).
-                self.finish(p, tp, release, ST_BARRIER)
+                self.finish(p, tp, release, ST_BARRIER)  # done >= tp + cycle (finish)
 
     def stream_ended(self, th: Thread) -> None:
         """th issued its last op: no pending barrier of its scopes may wait for it."""

@@ -1,0 +1,124 @@
+"""Derived figures of a machine run (bandwidths, utilisations, stall shares) and their text form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sim.machine.model import STALL_NAMES, MachineSpec
+from sim.machine.stats import MachineStats, n_links
+
+
+def _gbps(nbytes: float, ps: int) -> float:
+    return nbytes / ps * 1e3 if ps > 0 else 0.0  # bytes per ps * 1e12 / 1e9
+
+
+def tier_peaks(spec: MachineSpec) -> dict[str, float]:
+    """Peak bandwidth of each tier in GB/s (data-bus or port limits)."""
+    sp = spec.cores * spec.sp_banks * spec.sp_ports * spec.sp_bytes_per_clock / spec.sp_clock_ps
+    host = spec.dies * 2 * spec.host_link_bytes / spec.cycle_ps  # both directions
+    return {
+        "dram": spec.dram_peak_bytes_per_s() / 1e9,
+        "scratchpad": sp * 1e3,
+        "host": host * 1e3,
+    }
+
+
+def link_classes(spec: MachineSpec) -> dict[str, slice]:
+    nodes = spec.mesh_x * spec.mesh_y
+    mesh = spec.dies * nodes * 4
+    die = mesh + spec.dies * spec.dies
+    return {"mesh": slice(0, mesh), "die": slice(mesh, die), "host": slice(die, n_links(spec))}
+
+
+def summarize(spec: MachineSpec, st: MachineStats) -> dict[str, Any]:
+    """A JSON-ready summary: simulated time, tiers, links, cores, stalls, atomics, timeline."""
+    T = st.end_ps
+    peaks = tier_peaks(spec)
+    tiers = {}
+    for name, rd, wr, req in (
+        ("dram", st.dram_bytes_read, st.dram_bytes_written, st.dram_requests),
+        ("scratchpad", st.sp_bytes_read, st.sp_bytes_written, st.sp_requests),
+        ("host", st.host_bytes_read, st.host_bytes_written, None),
+    ):
+        total = int(rd.sum() + wr.sum())
+        bw = _gbps(total, T)
+        tiers[name] = {
+            "bytes_read": int(rd.sum()), "bytes_written": int(wr.sum()),
+            "requests": int(req.sum()) if req is not None else None,
+            "bandwidth_gb_per_s": bw, "peak_gb_per_s": peaks[name],
+            "utilization": bw / peaks[name] if peaks[name] > 0 else 0.0,
+        }
+    tiers["dram"]["row_hit_rate"] = (float(st.dram_row_hits.sum() / st.dram_accesses.sum())
+                                     if st.dram_accesses.sum() else 0.0)
+    per_ctrl = [_gbps(int(st.dram_bytes_read[g] + st.dram_bytes_written[g]), T)
+                for g in range(spec.controllers)]
+    tiers["dram"]["per_controller_gb_per_s"] = per_ctrl
+    links = {}
+    for cls, sl in link_classes(spec).items():
+        busy = st.link_busy_slots[sl]
+        used = busy > 0
+        cycles = T / spec.cycle_ps if T else 0
+        links[cls] = {
+            "links_used": int(used.sum()), "packets": int(st.link_packets[sl].sum()),
+            "bytes": int(st.link_bytes[sl].sum()),
+            "busiest_utilization": float(busy.max() / cycles) if cycles and len(busy) else 0.0,
+        }
+    # timeline: DRAM GB/s per bin, summed over controllers
+    tl = st.dram_timeline.sum(axis=0)
+    nbins = int(np.ceil(T / st.timeline_bin_ps)) if T else 0
+    series = [float(b) / st.timeline_bin_ps * 1e3 for b in tl[:max(nbins, 1)]]
+    # stalls: shares of all thread time (threads with a stream)
+    has = st.thread_done_ps >= 0
+    stall = st.stall_ps[has].sum(axis=0).astype(float)
+    busy_ps = float(st.thread_ops[has].sum() * spec.cycle_ps)
+    whole = stall.sum() + busy_ps
+    stalls = {n: (float(stall[i] / whole) if whole else 0.0) for i, n in enumerate(STALL_NAMES)}
+    stalls["busy"] = busy_ps / whole if whole else 0.0
+    cycles = T / spec.cycle_ps if T else 0
+    issue_util = (st.core_issue_slots / (spec.pipelines_per_core * cycles)).tolist() if cycles else []
+    loads = int(st.load_count.sum())
+    atomics = int(st.dram_atomics.sum() + st.sp_atomics.sum())
+    return {
+        "machine": spec.name,
+        "sim_time_ns": T / 1e3,
+        "ops": int(st.thread_ops.sum()),
+        "threads": int(has.sum()),
+        "tiers": tiers,
+        "links": links,
+        "cores": {"issue_utilization": issue_util,
+                  "mean_issue_utilization": float(np.mean(issue_util)) if issue_util else 0.0},
+        "stalls": stalls,
+        "loads": {"count": loads,
+                  "mean_latency_ns": float(st.load_latency_ps.sum() / loads / 1e3) if loads else 0.0},
+        "atomics": {"dram": int(st.dram_atomics.sum()), "scratchpad": int(st.sp_atomics.sum()),
+                    "per_s": atomics / (T * 1e-12) if T else 0.0},
+        "l1": {"hits": int(st.l1_hits.sum()), "misses": int(st.l1_misses.sum())},
+        "dma": {"jobs": int(st.dma_jobs.sum()), "bytes": int(st.dma_bytes.sum())},
+        "timeline": {"bin_ns": st.timeline_bin_ps / 1e3, "series": {"dram": series}},
+    }
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    """The summary as aligned text for the terminal."""
+    lines = [f"machine {s['machine']}: {s['ops']:,} ops on {s['threads']} threads, "
+             f"simulated {s['sim_time_ns']:,.1f} ns"]
+    lines.append(f"  {'tier':<11}{'read':>14}{'written':>14}{'GB/s':>10}{'peak GB/s':>11}{'util':>7}")
+    for name, t in s["tiers"].items():
+        lines.append(f"  {name:<11}{t['bytes_read']:>14,}{t['bytes_written']:>14,}"
+                     f"{t['bandwidth_gb_per_s']:>10.2f}{t['peak_gb_per_s']:>11.1f}"
+                     f"{100 * t['utilization']:>6.1f}%")
+    d = s["tiers"]["dram"]
+    lines.append(f"  DRAM row-hit rate {100 * d['row_hit_rate']:.1f}%, mean load latency "
+                 f"{s['loads']['mean_latency_ns']:.1f} ns over {s['loads']['count']:,} loads")
+    lines.append(f"  core issue-slot utilisation {100 * s['cores']['mean_issue_utilization']:.1f}%"
+                 f"; atomics {s['atomics']['dram']:,} at DRAM, {s['atomics']['scratchpad']:,}"
+                 f" in scratchpads")
+    for cls, li in s["links"].items():
+        if li["packets"]:
+            lines.append(f"  {cls} links: {li['packets']:,} packets, {li['bytes']:,} B, busiest "
+                         f"{100 * li['busiest_utilization']:.1f}% busy")
+    shares = sorted(((v, k) for k, v in s["stalls"].items() if v > 0), reverse=True)
+    lines.append("  thread time: " + ", ".join(f"{k} {100 * v:.1f}%" for v, k in shares))
+    return "\n".join(lines)

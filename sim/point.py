@@ -1,0 +1,146 @@
+"""One point: a resolved machine plus a workload, and running it to a result dict.
+
+``resolve_point`` validates everything (hardware preset with overrides, workload keys) and
+is cheap, so an experiment checks all its points before running any. ``run_resolved``
+simulates one point; its result is plain JSON-ready data (see sim/sweep.py for the keys).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sim.config import yamlfile as y
+from sim.config.errors import ConfigError
+from sim.config.units import parse_bytes
+from sim.config.yamlfile import Node
+from sim.machine.model import MachineSpec
+from workloads.ops import OpSource
+
+
+@dataclass(frozen=True)
+class ResolvedPoint:
+    hardware: str  # preset name or path it came from
+    spec: MachineSpec
+    kind: str
+    workload: dict[str, Any]  # resolved workload parameters (plain values)
+    seed: int
+
+    def key(self) -> dict[str, Any]:
+        """The fully resolved configuration (hashed by the results store)."""
+        spec = dataclasses.asdict(self.spec)
+        spec.pop("path", None)
+        return {"hardware": spec, "workload": {"kind": self.kind, **self.workload},
+                "seed": self.seed}
+
+
+# --------------------------------------------------------------------------- workloads
+SYNTHETIC_KEYS = ("kind", "pattern", "threads", "ops_per_thread", "footprint", "access",
+                  "stride", "mix", "compute_cycles", "space", "cached", "seed")
+MIX_KEYS = ("load", "store", "atomic", "compute")
+
+
+def _synthetic_params(node: Node, spec: MachineSpec) -> dict[str, Any]:
+    from workloads.synthetic import PATTERNS, SPACES
+
+    y.check_keys(node, SYNTHETIC_KEYS)
+    out: dict[str, Any] = {
+        "pattern": y.as_enum(node.value["pattern"], PATTERNS) if "pattern" in node else "random",
+        "threads": y.as_int(node.value["threads"]) if "threads" in node else spec.threads,
+        "ops_per_thread": y.as_int(y.require(node, "ops_per_thread")),
+        "footprint": y.as_unit(node.value["footprint"], parse_bytes) if "footprint" in node
+        else 64 << 20,
+        "access_bytes": y.as_unit(node.value["access"], parse_bytes) if "access" in node else 8,
+        "stride": y.as_unit(node.value["stride"], parse_bytes) if "stride" in node else 64,
+        "compute_cycles": y.as_int(node.value["compute_cycles"]) if "compute_cycles" in node else 1,
+        "space": y.as_enum(node.value["space"], tuple(SPACES)) if "space" in node else "dram",
+        "cached": y.as_bool(node.value["cached"]) if "cached" in node else False,
+    }
+    if out["threads"] > spec.threads:
+        raise node.value["threads"].error(
+            f"{out['threads']} threads do not fit the machine ({spec.threads} threads: "
+            f"{spec.cores} cores x {spec.threads_per_core})")
+    mix = {"load": 1.0, "store": 0.0, "atomic": 0.0, "compute": 0.0}
+    if "mix" in node:
+        m = node.value["mix"]
+        y.check_keys(m, MIX_KEYS)
+        for k in MIX_KEYS:
+            if k in m:
+                v = y.as_number(m.value[k])
+                if v < 0:
+                    raise m.value[k].error(f"must be >= 0, got {v}")
+                mix[k] = float(v)
+            else:
+                mix[k] = 0.0
+        if sum(mix.values()) <= 0:
+            raise m.error("at least one op kind needs a positive weight")
+    out["mix"] = mix
+    if out["space"] == "scratchpad" and out["footprint"] > spec.sp_size:
+        raise node.value["footprint"].error(
+            f"{out['footprint']} B does not fit the {spec.sp_size} B scratchpad")
+    return out
+
+
+def _synthetic_source(params: dict[str, Any], spec: MachineSpec, seed: int) -> OpSource:
+    from workloads.synthetic import SyntheticWorkload
+
+    p = dict(params)
+    mix = p.pop("mix")
+    return SyntheticWorkload(seed=seed, **p, **mix).source()
+
+
+# kind -> (validate Node into params, build the op source)
+WORKLOADS: dict[str, tuple[Callable[[Node, MachineSpec], dict], Callable[..., OpSource]]] = {
+    "synthetic": (_synthetic_params, _synthetic_source),
+}
+
+
+def resolve_point(hardware: str, overrides: Mapping[str, Node] | None, workload: Node,
+                  seed: int = 0) -> ResolvedPoint:
+    """Validate a point; ConfigError (file:line: key: message) on any mistake."""
+    from sim.config.machine import load_machine_config
+
+    spec = load_machine_config(hardware, overrides or {})
+    kind_node = y.require(workload, "kind")
+    kind = y.as_str(kind_node)
+    if kind not in WORKLOADS:
+        raise kind_node.error(f"unknown workload kind {kind!r}{y.did_you_mean(kind, WORKLOADS)}"
+                              f" (choose from {', '.join(WORKLOADS)})")
+    params = WORKLOADS[kind][0](workload, spec)
+    if "seed" in workload:
+        seed = y.as_int(workload.value["seed"], minimum=0)
+    return ResolvedPoint(hardware=hardware, spec=spec, kind=kind, workload=params, seed=seed)
+
+
+def run_resolved(point: ResolvedPoint, engine: str = "fast") -> dict[str, Any]:
+    """Simulate a point; the result dict of sim/sweep.py (plus the full summary)."""
+    from sim.engine import run_machine
+    from sim.machine.summary import summarize
+
+    source = WORKLOADS[point.kind][1](point.workload, point.spec, point.seed)
+    stats = run_machine(point.spec, source, engine=engine)
+    s = summarize(point.spec, stats)
+    spec = point.spec
+    peak_ops = spec.cores * spec.pipelines_per_core / (spec.cycle_ps * 1e-12)
+    return {
+        "sim_time_ns": s["sim_time_ns"],
+        "tiers": {k: {f: v[f] for f in ("bytes_read", "bytes_written", "bandwidth_gb_per_s",
+                                        "peak_gb_per_s", "utilization")}
+                  for k, v in s["tiers"].items()},
+        "timeline": s["timeline"],
+        "stalls": s["stalls"],
+        "compute": {"ops": s["ops"], "peak_ops_per_s": peak_ops},
+        "metrics": {
+            "ops": s["ops"], "threads": s["threads"],
+            "mean_load_latency_ns": s["loads"]["mean_latency_ns"],
+            "issue_utilization": s["cores"]["mean_issue_utilization"],
+            "dram_row_hit_rate": s["tiers"]["dram"]["row_hit_rate"],
+            "atomics_per_s": s["atomics"]["per_s"],
+        },
+        "summary": s,
+    }
+
+
+__all__ = ["ConfigError", "ResolvedPoint", "resolve_point", "run_resolved", "WORKLOADS"]
