@@ -224,6 +224,25 @@ def bench_memory_cmd(json_out: str | None, requests: int, reference_requests: in
         click.echo(f"wrote benchmark JSON to {path}")
 
 
+@bench.command("machine")
+@click.option("--json", "json_out", metavar="OUT", default=None, help="Write the measurements as JSON.")
+@click.option("--preset", default="piuma", show_default=True, help="Machine preset.")
+@click.option("--ops-per-thread", type=click.IntRange(min=1), default=4000, show_default=True,
+              help="Ops per thread on the fast path.")
+@click.option("--reference-ops-per-thread", type=click.IntRange(min=0), default=40,
+              show_default=True, help="Ops per thread on the SimPy reference (0 skips it).")
+def bench_machine_cmd(json_out: str | None, preset: str, ops_per_thread: int,
+                      reference_ops_per_thread: int) -> None:
+    """Simulated ops per wall second on a PIUMA die: numba fast path vs SimPy reference."""
+    from sim.bench_machine import bench_machine, format_bench_machine
+
+    result = bench_machine(ops_per_thread, reference_ops_per_thread, preset)
+    click.echo(format_bench_machine(result))
+    if json_out:
+        path = write_json(result, json_out)
+        click.echo(f"wrote benchmark JSON to {path}")
+
+
 # --------------------------------------------------------------------------- demo
 
 
