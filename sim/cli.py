@@ -278,5 +278,10 @@ def demo(out_dir: str, requests: int) -> None:
     click.echo(f"\nwrote {json_path} and {md_path}")
 
 
+# membound run | plot | report (the experiment runner)
+from sim.experiment_cli import register as _register_experiment_commands  # noqa: E402
+
+_register_experiment_commands(main)
+
 if __name__ == "__main__":
     main()

@@ -501,7 +501,7 @@ def _plots(node: Node | None, swept: list[str], baseline: bool) -> list[PlotSpec
                     f"{', '.join(swept) or 'none'}")
         where = _where(item.get("where"), swept)
         spec = PlotSpec(kind, vals["x"], vals["y"], vals["hue"], where, vals["title"], item)
-        out.append(_fill_plot_defaults(spec, swept))
+        out.append(_fill_plot_defaults(spec, swept, baseline))
     return out
 
 
@@ -516,9 +516,9 @@ def _where(node: Node | None, swept: list[str]) -> dict[str, Any]:
     return {k: v.plain() for k, v in node.value.items()}
 
 
-def _fill_plot_defaults(spec: PlotSpec, swept: list[str]) -> PlotSpec:
-    """Missing x / hue taken from the swept keys where the kind needs them."""
-    kind, x, hue = spec.kind, spec.x, spec.hue
+def _fill_plot_defaults(spec: PlotSpec, swept: list[str], baseline: bool) -> PlotSpec:
+    """Missing x / hue / y filled in where the kind needs them."""
+    kind, x, hue, y_ = spec.kind, spec.x, spec.hue, spec.y
     if kind == "line" and x is None:
         if not swept:
             raise _plot_error(spec, "x", "a line plot needs a swept key for x, and nothing is "
@@ -533,9 +533,11 @@ def _fill_plot_defaults(spec: PlotSpec, swept: list[str]) -> PlotSpec:
         if x is None or hue is None or x == hue:
             raise _plot_error(spec, "hue", "a heatmap needs two different swept keys: x "
                               "(horizontal) and hue (vertical); y is the colour")
-    if spec.kind in ("line", "bar", "heatmap") and spec.y is None:
-        spec = PlotSpec(spec.kind, x, "sim_time_ns", hue, spec.where, spec.title, spec.node)
-    return PlotSpec(spec.kind, x, spec.y, hue, spec.where, spec.title, spec.node)
+    if kind in ("line", "bar") and x is not None and x == hue:
+        raise _plot_error(spec, "hue", "hue must be another swept key than x")
+    if kind in ("line", "bar", "heatmap") and y_ is None:
+        y_ = "speedup" if kind == "bar" and baseline else "sim_time_ns"
+    return PlotSpec(kind, x, y_, hue, spec.where, spec.title, spec.node)
 
 
 def _plot_error(spec: PlotSpec, fieldname: str, message: str) -> UserError:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from sim.experiment import PLOT_KINDS, PlotSpec, point_label
 from sim.report_table import render_table
+
+if TYPE_CHECKING:
+    from sim.results import ResultSet
 
 MAX_ROWS_SHOWN = 40
 MAX_FAILURES_SHOWN = 10
@@ -77,7 +80,7 @@ def run_cmd(ctx: click.Context, experiment: str, out_dir: str | None, jobs: int 
         ctx.exit(1)
 
 
-def results_table(rs: Any, limit: int = MAX_ROWS_SHOWN) -> str:
+def results_table(rs: ResultSet, limit: int = MAX_ROWS_SHOWN) -> str:
     """The console summary: swept values, simulated time, speedup, status."""
     from sim.plots import fmt
 

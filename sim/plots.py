@@ -36,6 +36,7 @@ from sim.errors import UserError  # noqa: E402
 from sim.experiment import PlotSpec, point_label, short_names  # noqa: E402
 from sim.results import ResultSet, Row  # noqa: E402
 
+CEILING_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
 PLOT_FUNCS = ("line", "bar", "heatmap", "roofline", "timeline", "peak", "stalls")
 
 
@@ -361,8 +362,10 @@ def roofline_plot(rs: ResultSet, hue: str | None = None, where: dict[str, Any] |
     lo = min([*ois, *ridges]) / 10
     hi = max([*ois, *ridges]) * 10
     grid = np.geomspace(lo, hi, 200)
-    for (tier, gbps) in bws:
+    tiers = list(dict.fromkeys(t for t, _ in bws))
+    for (tier, gbps) in bws:  # one colour per tier, however many bandwidths it takes
         line = ax.plot(grid, np.minimum(grid * gbps * 1e9, top), linestyle="--", linewidth=1,
+                       color=CEILING_COLOURS[tiers.index(tier) % len(CEILING_COLOURS)],
                        label=f"{tier} ceiling {gbps:.4g} GB/s")[0]
         line.set_gid(f"ceiling:{tier}")
     for p in peaks:
@@ -373,9 +376,11 @@ def roofline_plot(rs: ResultSet, hue: str | None = None, where: dict[str, Any] |
     for r, p in pts:
         name = f"{short_names([hue])[hue]}={r.params[hue]}" if hue else "points"
         groups.setdefault(name, []).append(p)
-    for name, ps in groups.items():
+    cmap = matplotlib.colormaps["viridis"]
+    for i, (name, ps) in enumerate(groups.items()):
+        colour = cmap(i / max(1, len(groups) - 1) * 0.9)
         line = ax.plot([p[0] for p in ps], [p[1] for p in ps], linestyle="none", marker="o",
-                       markersize=7, label=name)[0]
+                       markersize=7, color=colour, markeredgecolor="black", label=name)[0]
         line.set_gid("points")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -465,17 +470,19 @@ def stalls_plot(rs: ResultSet, x: str | None = None, where: dict[str, Any] | Non
     if x and len(keys) == 1:
         cats = [str(r.params[x]) for r in rows]
     names: dict[str, None] = {}
-    for r in rows:
-        names.update(dict.fromkeys(r.result["stalls"]))
+    for r in rows:  # categories in the engine's order; those zero everywhere left out
+        names.update(dict.fromkeys(k for k, v in r.result["stalls"].items() if _num(v) > 0))
     fig = new_figure(max(6.0, 0.6 * len(rows) + 4), 4.5)
     ax = fig.add_subplot()
     pos = np.arange(len(rows), dtype=float)
     bottom = np.zeros(len(rows))
-    for name in names:
+    cmap = matplotlib.colormaps["tab10" if len(names) <= 10 else "tab20"]
+    for i, name in enumerate(names):
         h = np.array([_num(r.result["stalls"].get(name, 0.0)) for r in rows])
         h = np.nan_to_num(h)
-        ax.bar(pos, h, 0.7, bottom=bottom, label=name)
+        ax.bar(pos, h, 0.7, bottom=bottom, label=name, color=cmap(i % cmap.N))
         bottom += h
+    ax.set_ylim(0, max(1.0, float(bottom.max()) * 1.02))
     long = max(map(len, cats)) > 8
     ax.set_xticks(pos, cats, rotation=30 if long else 0, ha="right" if long else "center")
     ax.set_xlabel(x if x and len(keys) == 1 else "point")

@@ -126,7 +126,7 @@ def report_blocks(rs: ResultSet, exp: Experiment | None, images: list[tuple[str,
 
     b.append(Block("h2", "Hardware"))
     if exp is not None:
-        hw = [f"preset: {exp.hardware}"]
+        hw = [f"preset: {rs.meta.get('hardware', exp.hardware)}"]
         hw += [f"override {k}: {v.plain()}" for k, v in exp.overrides.items()]
         hw += [f"swept {k}" for k in exp.swept_keys if k.startswith("hardware.")]
         b.append(Block("p", "\n".join(hw)))
@@ -157,7 +157,8 @@ def report_blocks(rs: ResultSet, exp: Experiment | None, images: list[tuple[str,
                         "utilization as a fraction of the tier's peak."))
     cols = [c for c in rs.csv_columns() if c not in ("error", "point")]
     b.append(Block("table", headers=tuple(cols),
-                   rows=tuple(tuple(fmt(v) for v, c in zip(row, rs.csv_columns(), strict=True)
+                   rows=tuple(tuple(_speedup(v) if c == "speedup" else fmt(v)
+                                    for v, c in zip(row, rs.csv_columns(), strict=True)
                                     if c in cols) for row in rs.csv_rows())))
 
     if rs.baseline:
@@ -168,7 +169,7 @@ def report_blocks(rs: ResultSet, exp: Experiment | None, images: list[tuple[str,
             rows.append((*[fmt(r.params.get(k)) for k in rs.swept_keys],
                          fmt(rs.value(r, "sim_time_ns")),
                          fmt(rs.value(base, "sim_time_ns")) if base else "",
-                         fmt(r.speedup) if r.speedup is not None else "-"))
+                         _speedup(r.speedup)))
         b.append(Block("table", headers=(*rs.swept_keys, "sim time (ns)",
                                          "baseline sim time (ns)", "speedup (×)"),
                        rows=tuple(rows)))
@@ -187,6 +188,10 @@ def report_blocks(rs: ResultSet, exp: Experiment | None, images: list[tuple[str,
     for n in notes:
         b.append(Block("p", n))
     return b
+
+
+def _speedup(v: Any) -> str:
+    return f"{v:.3f}" if isinstance(v, int | float) else "-"
 
 
 def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:

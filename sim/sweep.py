@@ -94,8 +94,13 @@ def plan_experiment(path: str | Path, engine: ModuleType | None = None
         try:
             resolved = engine.resolve_point(spec.hardware, spec.overrides, spec.workload,
                                             spec.seed)
-        except ConfigError:
-            raise
+        except ConfigError as exc:
+            if exc.path == str(exp.path) or not spec.params:
+                raise
+            # the mistake is in another file (a preset): say which point it broke
+            raise ConfigError(exc.path, exc.line, exc.key_path,
+                              f"{exc.message} (point {spec.index} of {exp.path}: "
+                              f"{spec.label})") from None
         except UserError as exc:
             where = f"point {spec.index} ({spec.label})" if spec.params else "the point"
             raise UserError(f"{exp.path}: {where}: {exc}") from None
@@ -261,6 +266,7 @@ def run_experiment(
     try:
         _copy_experiment(exp, out)
         meta = {"name": exp.name, "experiment_yaml": exp.text, "experiment_path": str(exp.path),
+                "hardware": exp.hardware,
                 "swept_keys": exp.swept_keys, "baseline": exp.baseline,
                 "log_axes": exp.log_axes, "version": membound_version(), "engine": engine,
                 "schema": "1"}
@@ -277,9 +283,17 @@ def run_experiment(
             head += f" ({len(unique)} distinct)"
         if skipped:
             head += f", {skipped} already in {out / DB_NAME}"
-        where = _where(cluster, jobs, len(todo))
-        echo(f"{head}; running {len(todo)} {where}")
-        failures = _execute(store, todo, engine, jobs, cluster, progress, exp.name)
+        if todo:
+            echo(f"{head}; running {len(todo)} {_where(cluster, jobs, len(todo))}")
+        else:
+            echo(f"{head}; nothing to run")
+        try:
+            failures = _execute(store, todo, engine, jobs, cluster, progress, exp.name)
+        except KeyboardInterrupt:
+            n = len(store.finished_keys() & set(unique))
+            echo(f"interrupted: {n} of {len(unique)} points are stored in {out / DB_NAME}; "
+                 "run again to resume")
+            raise
         summary = RunSummary(exp.name, out, len(planned), len(unique), skipped, len(todo),
                              len(failures), 0.0, failures)
     finally:
