@@ -152,7 +152,9 @@ def test_unknown_preset_suggests():
 def test_spread_nodes_defaults():
     assert spread_nodes(2, 12, list(range(8))) == [8, 10]
     assert spread_nodes(4, 16, [0, 1, 2, 3]) == [4, 7, 10, 13]  # 12 free nodes, every third
-    assert spread_nodes(16, 16, list(range(8))) == list(range(16))  # more than free: all nodes
+    # more controllers than free nodes: several per free node, in order
+    assert spread_nodes(16, 16, list(range(8))) == [8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15]
+    assert spread_nodes(3, 4, [0, 1, 2, 3]) == [0, 1, 2]  # every node has a core: all nodes
 
 
 def test_times_round_up_to_cycles(tmp_path):
@@ -235,8 +237,9 @@ CASES = [
      ["exceeds memory.interleave (4 B)"]),
     ("  controllers_per_die: 16", "  controllers_per_die: 0", "controllers_per_die: 0",
      "memory.controllers_per_die", ["positive"]),
-    ("  controllers_per_die: 16", "  controllers_per_die: 8", "controller_nodes:",
-     "network.controller_nodes", ["lists 16 nodes but memory.controllers_per_die is 8"]),
+    ("  core_nodes: [0, 2, 5, 7, 8, 10, 13, 15]",
+     "  core_nodes: [0, 2, 5, 7, 8, 10, 13, 15]\n  controller_nodes: [1, 3]", "controller_nodes:",
+     "network.controller_nodes", ["lists 2 nodes but memory.controllers_per_die is 16"]),
     ("  controller_latency: 10", "  controller_latency: -1", "controller_latency: -1",
      "memory.controller_latency", ["must be at least 0"]),
     ("    interval: 4", "    interval: 0", "interval: 0", "memory.atomic.interval", ["positive"]),

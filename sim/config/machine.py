@@ -316,10 +316,11 @@ def _node_list(node: Node, count: int, nodes: int, mesh: str, what: str,
 
 
 def spread_nodes(count: int, nodes: int, taken: list[int]) -> list[int]:
-    """Default controller nodes: evenly spaced over the free nodes (row-major), or over
-    all nodes when there are more controllers than free nodes."""
+    """Default controller nodes: evenly spaced over the nodes without a core (row-major),
+    several per node when there are more controllers than such nodes (all nodes if every
+    node has a core)."""
     free = [n for n in range(nodes) if n not in set(taken)]
-    pool = free if count <= len(free) else list(range(nodes))
+    pool = free or list(range(nodes))
     return [pool[i * len(pool) // count] for i in range(count)]
 
 
