@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sim.results import ResultSet
 
 MAX_ROWS_SHOWN = 40
+MAX_DETAILS_SHOWN = 3  # points whose full summary is printed
 MAX_FAILURES_SHOWN = 10
 
 
@@ -61,6 +62,17 @@ def run_cmd(ctx: click.Context, experiment: str, out_dir: str | None, jobs: int 
     rs = open_results(summary.out_dir)
     click.echo("")
     click.echo(results_table(rs))
+    details = [r for r in rs.ok_rows if (r.result or {}).get("summary")]
+    if 0 < len(details) <= MAX_DETAILS_SHOWN:
+        # few points: the full per-tier bandwidth and stall breakdown of each
+        from sim.machine.summary import format_summary
+
+        for r in details:
+            label = ", ".join(f"{k}={v}" for k, v in r.params.items())
+            click.echo("")
+            if label:
+                click.echo(f"[{label}]")
+            click.echo(format_summary(r.result["summary"]))
     skipped = f", {summary.skipped} reused from the store" if summary.skipped else ""
     click.echo(f"\n{summary.ran} points run ({summary.failed} failed){skipped} in "
                f"{summary.wall_s:.1f} s")
@@ -84,12 +96,17 @@ def results_table(rs: ResultSet, limit: int = MAX_ROWS_SHOWN) -> str:
     """The console summary: swept values, simulated time, speedup, status."""
     from sim.plots import fmt
 
-    headers = [*rs.swept_keys, "sim_time_ns", "speedup", "status"]
+    tiers = [t for t in ("dram", "scratchpad", "host")
+             if any((r.tiers().get(t) or {}).get("bandwidth_gb_per_s") for r in rs.ok_rows)]
+    headers = [*rs.swept_keys, "sim_time_ns", *[f"{t} GB/s" for t in tiers], "speedup",
+               "status"]
     rows = []
     for r in rs.rows[:limit]:
         sp = r.speedup
+        bw = [f"{(r.tiers().get(t) or {}).get('bandwidth_gb_per_s', 0):.2f}" if r.ok else "-"
+              for t in tiers]
         rows.append((*[fmt(r.params.get(k)) for k in rs.swept_keys],
-                     fmt(rs.value(r, "sim_time_ns")) or "-",
+                     fmt(rs.value(r, "sim_time_ns")) or "-", *bw,
                      f"{sp:.3f}" if sp is not None else "-", r.status))
     text = render_table(headers, rows)
     if len(rs.rows) > limit:
