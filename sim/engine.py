@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.kernels import machine as K
-from sim.machine.errors import MachineError
+from sim.machine.errors import ERROR_TEXT, MachineError
 from sim.machine.model import MachineSpec
 from sim.machine.stats import N_STALL, MachineStats, n_links
 from workloads.ops import OP_DTYPE, OpSource
@@ -19,24 +19,6 @@ from workloads.ops import OP_DTYPE, OpSource
 DEFAULT_CHUNK = 512
 ENGINES = ("fast", "reference")
 
-ERROR_TEXT = {
-    K.E_OP: "unknown op code, memory space or barrier scope",
-    K.E_PIM: "PIM ops are not modelled yet",
-    K.E_SIZE: "size (or DMA count) must be positive",
-    K.E_SP_RANGE: "scratchpad address outside [0, scratchpad size)",
-    K.E_CORE: "remote core does not exist",
-    K.E_DRAM_RANGE: "DRAM address outside the machine's capacity",
-    K.E_HOST_RANGE: "host address is negative",
-    K.E_DMA_SRC: "a DMA source cannot be a remote scratchpad",
-    K.E_HANDLE: "DMA handle outside [0, max_handles)",
-    K.E_WAIT_UNKNOWN: "WAIT on a DMA handle that was never issued",
-    K.E_HANDLE_BUSY: "DMA reuses a handle whose job is still running",
-    K.E_INTERLEAVE: "DRAM access crosses a controller interleave boundary",
-    K.E_BAR_ENDED: "barrier can never complete: a stream of its scope has ended",
-    K.E_BAR_ID: "barrier id differs from the one the other threads wait at",
-    K.E_HORIZON: "calendar horizon exceeded (raise network.calendar_slots)",
-    K.E_DEADLOCK: "deadlock: the thread waits for something that can never happen",
-}
 
 
 def _fields(spec: MachineSpec) -> dict[str, tuple[int, int]]:
@@ -102,7 +84,7 @@ class _FastRun:
         T, C, M, D = spec.threads, spec.cores, spec.controllers, spec.dies
         if ns > T:
             raise MachineError(f"{ns} streams but the machine has {T} threads "
-                               f"({C} cores x {spec.threads_per_core})")
+                               f"({C} cores x {spec.threads_per_core})", T, 0)
         P = pack_params(spec, ns)
         sets = spec.l1_size // (spec.l1_line * spec.l1_ways) if spec.l1_size > 0 else 0
         n_pipes = C * spec.pipelines_per_core + C
@@ -117,7 +99,7 @@ class _FastRun:
             "HT": (heap_cap,), "HK": (heap_cap,), "HP": (heap_cap,), "RQ": (rq_cap, K.N_RF),
             "RQFREE": (rq_cap,), "LS": (L, 3), "BK": (M * nb, 4), "RK": (M * spec.ranks, 6),
             "AU": (M,), "DS": (M, 6), "TL": (M, spec.timeline_bins),
-            "SPF": (C * spec.sp_banks * spec.sp_ports,), "SPA": (C, 2), "SPS": (C, 4),
+            "SPF": (C * spec.sp_banks * (spec.sp_ports + 1),), "SPA": (C, 2), "SPS": (C, 4),
             "LT": (C, max(sets, 1), spec.l1_ways), "LU": (C, max(sets, 1), spec.l1_ways),
             "LF": (C, max(sets, 1), spec.l1_ways), "LC": (C,), "L1S": (C, 2), "CORE": (C, 3),
             "HS": (D, 2), "SL": (C * spec.dma_slots, 7), "JB": (C * jcap, K.N_JF),

@@ -29,10 +29,25 @@ ST_BARRIER, ST_DMA_WAIT, ST_POSTED = 8, 9, 10
 
 # return codes
 RC_DONE, RC_REFILL = 0, 1
-# error codes (messages in sim/engine.py ERROR_TEXT)
-(E_OP, E_PIM, E_SIZE, E_SP_RANGE, E_CORE, E_DRAM_RANGE, E_HOST_RANGE, E_DMA_SRC, E_HANDLE,
- E_WAIT_UNKNOWN, E_HANDLE_BUSY, E_INTERLEAVE, E_BAR_ENDED, E_BAR_ID, E_HORIZON,
- E_DEADLOCK) = range(1, 17)
+# error codes: sim/machine/errors.py (with their messages)
+from sim.machine.errors import (  # noqa: E402
+    E_BAR_ENDED,
+    E_BAR_ID,
+    E_CORE,
+    E_DEADLOCK,
+    E_DMA_SRC,
+    E_DRAM_RANGE,
+    E_HANDLE,
+    E_HANDLE_BUSY,
+    E_HORIZON,
+    E_HOST_RANGE,
+    E_INTERLEAVE,
+    E_OP,
+    E_PIM,
+    E_SIZE,
+    E_SP_RANGE,
+    E_WAIT_UNKNOWN,
+)
 
 # ---------------------------------------------------------------------------- parameters
 (P_CYCLE, P_DIES, P_CPD, P_MTP, P_TPM, P_STP, P_STP_SPEED, P_MAXPOST,
@@ -269,12 +284,13 @@ def _sp_serve(P, M, core, addr, nbytes, is_write, is_atomic, t_ps):
         piece_end = _min(stop, (a // il + 1) * il)
         pb = piece_end - a
         bank = (a // il) % banks
-        base = (core * banks + bank) * ports
+        # per bank: ports free times, then the start of its previous access (in-order issue)
+        base = (core * banks + bank) * (ports + 1)
         best = 0
         for k in range(1, ports):
             if M[oSPF + base + k] < M[oSPF + base + best]:
                 best = k
-        start = _max(r, M[oSPF + base + best])
+        start = _max(_max(r, M[oSPF + base + best]), M[oSPF + base + ports])
         occ = (pb + bpc - 1) // bpc
         if is_atomic:
             # the atomic unit: at most ops_per_clock starts per clock, in order
@@ -294,6 +310,7 @@ def _sp_serve(P, M, core, addr, nbytes, is_write, is_atomic, t_ps):
         else:
             e = start + occ + P[P_SP_LAT]
         M[oSPF + base + best] = start + occ
+        M[oSPF + base + ports] = start
         if e > end:
             end = e
         a = piece_end
@@ -576,11 +593,12 @@ def _job_chunk_done(P, M, slot, ack, ncpipes, nslots, tpc, ppc, cyc):
             t0 = M[oTH + th * N_TF + T_BT]
             dn = _max(t0 + cyc, _align(done, cyc))
             M[oSTALL + th * N_ST + ST_DMA_WAIT] += dn - t0 - cyc
-            M[oTH + th * N_TF + T_READY] = dn
             M[oTH + th * N_TF + T_DONE] = dn
             if dn > M[S_END]:
                 M[S_END] = dn
-            _wake_pipe(P, M, _pipe_of(P, th, tpc, ppc), dn)
+            if M[oTH + th * N_TF + T_FIN] == 0:
+                M[oTH + th * N_TF + T_READY] = dn
+                _wake_pipe(P, M, _pipe_of(P, th, tpc, ppc), dn)
 
 
 @njit(cache=True)
@@ -614,6 +632,7 @@ def _dma_step(P, M, CAL, e, t, ncpipes, nslots, jcap, tpc, ppc, total_ctrl):
             break
     if chosen >= 0:
         s = chosen
+        M[oPP + p * 3 + PP_BUSY] = t + cyc
         if M[oSL + s * 7 + SL_PHASE] == 0:
             j = e * jcap + M[oJQ + e * 2 + 0]
             off = M[oJB + j * N_JF + J_OFF]
@@ -772,12 +791,10 @@ def _issue(P, M, CAL, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl
     blocked = False
     if op == COMPUTE:
         n = size
-        if n < 0:
+        if n <= 0:
             return _fail(P, M, E_SIZE, th, opi)
         if is_stp:
             n = (n + P[P_STP_SPEED] - 1) // P[P_STP_SPEED]
-        if n < 1:
-            n = 1
         slots = n
         dn = t + n * cyc
         M[oPP + p * 3 + PP_BUSY] = dn
@@ -900,7 +917,8 @@ def _issue(P, M, CAL, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl
         h = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 10]
         if h < 0 or h >= P[P_HANDLES]:
             return _fail(P, M, E_HANDLE, th, opi)
-        if M[oHD + ((th) * P[P_HANDLES] + (h)) * 2 + 0] == 1:
+        hs = M[oHD + (th * P[P_HANDLES] + h) * 2 + 0]
+        if hs == 1 or (hs == 2 and M[oHD + (th * P[P_HANDLES] + h) * 2 + 1] > t):
             return _fail(P, M, E_HANDLE_BUSY, th, opi)
         dsp = sub
         count = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 7]
@@ -955,7 +973,7 @@ def _issue(P, M, CAL, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl
         M[oHD + ((th) * P[P_HANDLES] + (h)) * 2 + 1] = 0
         M[oCORE + c * 3 + 1] += 1
         M[oCORE + c * 3 + 2] += size * count
-        _wake_pipe(P, M, ncpipes + c, t + cyc)
+        _wake_pipe(P, M, ncpipes + c, t)  # the engine may start in this very cycle
     elif op == WAIT:
         h = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 10]
         if h < 0 or h >= P[P_HANDLES]:
@@ -1005,12 +1023,15 @@ def _issue(P, M, CAL, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl
                     t0 = M[oTH + w * N_TF + T_BT]
                     d = _max(rel, t0 + cyc)
                     M[oSTALL + w * N_ST + ST_BARRIER] += d - t0 - cyc
-                    M[oTH + w * N_TF + T_READY] = d
                     M[oTH + w * N_TF + T_DONE] = d
                     if d > M[S_END]:
                         M[S_END] = d
-                    if w != th:
-                        _wake_pipe(P, M, _pipe_of(P, w, tpc, ppc), d)
+                    if M[oTH + w * N_TF + T_FIN] == 1:
+                        M[oBAR + inst * 5 + 4] += 1  # its stream ended at this barrier
+                    else:
+                        M[oTH + w * N_TF + T_READY] = d
+                        if w != th:
+                            _wake_pipe(P, M, _pipe_of(P, w, tpc, ppc), d)
             blocked = False
             dn = M[oTH + th * N_TF + T_READY]
     elif op == PIM:
@@ -1054,6 +1075,8 @@ def _finish(P, M, th, tpc, ncores, cpd, dies):
     c = th // tpc
     for k in range(3):
         inst = c if k == 0 else (ncores + c // cpd if k == 1 else ncores + dies)
+        if M[oTH + th * N_TF + T_BAR] == inst:
+            continue  # it ended at this barrier: counted as ended when the barrier releases
         M[oBAR + inst * 5 + 4] += 1
         if M[oBAR + inst * 5 + 0] > 0:
             # a barrier of its scope waits for it and can never complete
@@ -1227,6 +1250,7 @@ def run_machine(P, M, CAL, DCAL):
             break
         if chosen >= 0:
             th = chosen
+            M[oPP + p * 3 + PP_BUSY] = t + cyc  # one issue per cycle (COMPUTE holds it longer)
             M[oSTALL + th * N_ST + ST_ISSUE] += t - M[oTH + th * N_TF + T_READY]
             rc = _issue(P, M, CAL, th, p, t, c, lp >= P[P_MTP], tpc, ppc, ncores, ncpipes, P[P_DIES] * P[P_CPDIE], jcap)
             if rc < 0:

@@ -23,6 +23,7 @@ from collections import OrderedDict, deque
 
 import simpy
 
+from sim.machine import errors as ERR
 from sim.machine.errors import MachineError
 from sim.machine.model import FLAG_POSTED, MachineSpec
 from sim.machine.stats import (
@@ -55,7 +56,6 @@ from workloads.ops import (
     HOST,
     LOAD,
     PIM,
-    SCOPE_NAMES,
     SP_LOCAL,
     SP_REMOTE,
     STORE,
@@ -70,6 +70,25 @@ _PRIO_CLASS = 1 << 62  # priority = base + class * 2**62 + id (Python ints: no o
 READ, WRITE, ATOM = 0, 1, 2  # what a memory tier is asked to do
 MESH, DIE, HOSTLINK = 0, 1, 2  # link kinds
 IDLE, READING, WRITE_READY, WRITING = range(4)  # DMA slot states
+
+
+# Error reasons: the texts of sim/machine/errors.py, shared with the numba engine.
+E_OP = ERR.ERROR_TEXT[ERR.E_OP]
+E_PIM = ERR.ERROR_TEXT[ERR.E_PIM]
+E_SIZE = ERR.ERROR_TEXT[ERR.E_SIZE]
+E_SP_RANGE = ERR.ERROR_TEXT[ERR.E_SP_RANGE]
+E_CORE = ERR.ERROR_TEXT[ERR.E_CORE]
+E_DRAM_RANGE = ERR.ERROR_TEXT[ERR.E_DRAM_RANGE]
+E_HOST_RANGE = ERR.ERROR_TEXT[ERR.E_HOST_RANGE]
+E_DMA_SRC = ERR.ERROR_TEXT[ERR.E_DMA_SRC]
+E_HANDLE = ERR.ERROR_TEXT[ERR.E_HANDLE]
+E_WAIT_UNKNOWN = ERR.ERROR_TEXT[ERR.E_WAIT_UNKNOWN]
+E_HANDLE_BUSY = ERR.ERROR_TEXT[ERR.E_HANDLE_BUSY]
+E_INTERLEAVE = ERR.ERROR_TEXT[ERR.E_INTERLEAVE]
+E_BAR_ENDED = ERR.ERROR_TEXT[ERR.E_BAR_ENDED]
+E_BAR_ID = ERR.ERROR_TEXT[ERR.E_BAR_ID]
+E_HORIZON = ERR.ERROR_TEXT[ERR.E_HORIZON]
+E_DEADLOCK = ERR.ERROR_TEXT[ERR.E_DEADLOCK]
 
 
 def cdiv(a: int, b: int) -> int:
@@ -115,7 +134,7 @@ class SlotCalendar:
         # reserved slot s + n - 1 > floor(now / period) + calendar_slots // 2.
         now_clk = self.m.env.now // self.period
         if s + n - 1 > now_clk + self.m.spec.calendar_slots // 2:
-            raise MachineError("calendar horizon exceeded", *origin)
+            raise MachineError(E_HORIZON, *origin)
         busy.update(range(s, s + n))
         if len(busy) > self._prune_at:
             # every reservation starts at or after the current event, so older slots are dead
@@ -231,8 +250,9 @@ class DramController:
         bank.last_act = at
         bank.open_row = row
 
-    def access(self, index: int, e: int, write: bool, origin) -> int:
-        """One access of access_bytes at DRAM clock e; returns its end clock."""
+    def access(self, index: int, e: int, write: bool, nbytes: int, origin) -> int:
+        """One access (number ``index``) at DRAM clock e moving nbytes of its request;
+        returns its end clock."""
         sp, st = self.sp, self.m.stats
         ra, b, row = self.decode(index)
         bank, rank = self.banks[b], self.ranks[ra]
@@ -258,13 +278,14 @@ class DramController:
         bank.col_ready = max(bank.col_ready, column + sp.CCD_L)
         recover = end + sp.WR if write else column + sp.RTP
         bank.pre_ready = max(bank.pre_ready, bank.last_act + sp.RAS, recover)
-        # CHOICE: DRAM bytes (read / written / timeline) count access_bytes per access.
+        # CHOICE: DRAM bytes (read / written / timeline) count the request's bytes inside
+        # each access (not access_bytes), like the scratchpad and host tiers.
         st.dram_accesses[self.g] += 1
         if write:
-            st.dram_bytes_written[self.g] += sp.access_bytes
+            st.dram_bytes_written[self.g] += nbytes
         else:
-            st.dram_bytes_read[self.g] += sp.access_bytes
-        add_to_timeline(st, self.g, end * sp.tck_ps, sp.access_bytes)
+            st.dram_bytes_read[self.g] += nbytes
+        add_to_timeline(st, self.g, end * sp.tck_ps, nbytes)
         return end
 
     def serve(self, arrival_ps: int, local: int, size: int, kind: int, origin):
@@ -278,15 +299,18 @@ class DramController:
             self.atomic_free = start + sp.atomic_interval
             # CHOICE: the atomic reads and writes back the one access holding its address.
             index = local // sp.access_bytes
-            read_end = self.access(index, start, False, origin)
+            n = min(size, (index + 1) * sp.access_bytes - local)
+            read_end = self.access(index, start, False, n, origin)
             result = read_end + sp.atomic_latency
-            wb_end = self.access(index, result, True, origin)
+            wb_end = self.access(index, result, True, n, origin)
             return result * sp.tck_ps, max(read_end, wb_end) * sp.tck_ps
         first = local // sp.access_bytes
         last = (local + size - 1) // sp.access_bytes
         end = 0
+        ab = sp.access_bytes
         for index in range(first, last + 1):  # address order
-            end = max(end, self.access(index, e, kind == WRITE, origin))
+            n = min(local + size, (index + 1) * ab) - max(local, index * ab)
+            end = max(end, self.access(index, e, kind == WRITE, n, origin))
         return end * sp.tck_ps, end * sp.tck_ps
 
 
@@ -311,10 +335,8 @@ class L1Cache:
     def insert(self, line: int, fill_ps: int) -> None:
         s = self.sets[line % self.nsets]
         if line in s:
-            # CHOICE: inserting a line already present (two misses in flight) overwrites its
-            # fill time with the new delivery and makes it most recently used.
-            s[line] = fill_ps
-            s.move_to_end(line)
+            # CHOICE: a line already present (two misses in flight) keeps its earlier fill
+            # time and its LRU position: its data is there already.
             return
         if len(s) >= self.ways:
             s.popitem(last=False)
@@ -332,8 +354,12 @@ class Thread:
         self.ended = True  # no op left (or no stream)
         self.ready: int | None = 0  # None: blocked on something without a known time
         self.done = 0
-        # CHOICE: max_posted = 0 keeps nothing, so posted ops never stall.
-        self.posted: deque[int] = deque(maxlen=max(m.spec.max_posted, 0))
+        # posted slots: the arrival times (at the target) of its posted ops still holding a
+        # slot; a slot is free again once its arrival is <= now.
+        # CHOICE: a new posted op takes the slot with the earliest arrival (a free one: the
+        # op only issues when one is free), so a slot is never taken from an op in flight;
+        # max_posted = 0 keeps nothing, so posted ops never stall.
+        self.posted: list[int] = []
         self.handles: dict[int, DmaJob] = {}
         self.stall = [0] * N_STALL
         self.ops = 0
@@ -523,8 +549,8 @@ class Machine:
         n_streams = source.n_streams
         if n_streams > sp.threads:
             # CHOICE: named after the first stream without a thread, op 0.
-            raise MachineError(f"{n_streams} streams but only {sp.threads} threads",
-                               sp.threads, 0)
+            raise MachineError(f"{n_streams} streams but the machine has {sp.threads} threads "
+                               f"({sp.cores} cores x {sp.threads_per_core})", sp.threads, 0)
         self.n_streams = n_streams
         nodes = sp.mesh_x * sp.mesh_y
         n_links = sp.dies * nodes * 4 + sp.dies * sp.dies + sp.dies * 2
@@ -552,11 +578,9 @@ class Machine:
                     th.pipe = pipe
                 self.pipelines.append(pipe)
         self.dma = [DmaEngine(self, sp.cores * ppc + c, c) for c in range(sp.cores)]
-        # barrier participants: threads with a stream in each scope instance
+        self.active: list[Thread] = []  # threads with a non-empty stream (set in run)
+        # barrier participants: threads with a stream in each scope instance (set in run)
         self.participants: dict[tuple[int, int], list[Thread]] = {}
-        for th in self.threads[:n_streams]:
-            for scope in range(3):
-                self.participants.setdefault(self.barrier_key(th, scope), []).append(th)
         self.barriers: dict[tuple[int, int], dict] = {}
 
     # --------------------------------------------------------------- helpers
@@ -655,12 +679,12 @@ class Machine:
             leave, end = self.controllers[req.unit].serve(now, req.addr, req.size, req.kind,
                                                          req.origin)
         self.note_end(end)
-        if req.posted:
-            return  # CHOICE: posted stores / atomics get no response packet
         start = cdiv(leave, self.cycle)
         d = self.traverse(self.path(req.dst, req.src), req.resp_bytes, start, req.origin)
         d *= self.cycle
         self.note_end(d)
+        if req.posted:
+            return  # CHOICE: a posted op's response (ack) travels, but nobody waits for it
         if req.l1 is not None:
             core, line = req.l1
             self.l1[core].insert(line, d)
@@ -668,16 +692,14 @@ class Machine:
         # the server; for DRAM atomics the result time, not the write-back end)
         req.on_done(d, (req.arrive_ps - req.send_ps) + (d - leave))
 
-    def host_access(self, core: int, t: int, req_bytes: int, resp_bytes: int | None, origin):
-        """Resolved at issue: returns (arrival ps, serve end ps, delivery ps or None)."""
+    def host_access(self, core: int, t: int, req_bytes: int, resp_bytes: int, origin):
+        """Resolved at issue: returns (arrival ps, serve end ps, delivery ps)."""
         sp = self.spec
         die, node = self.core_loc(core)
         out = self.mesh_path(die, node, sp.host_node) + [(host_link(sp, die, False), HOSTLINK)]
         a = self.traverse(out, req_bytes, t // self.cycle, origin)
         served = a + sp.host_latency
         self.note_end(served * self.cycle)
-        if resp_bytes is None:
-            return a * self.cycle, served * self.cycle, None
         back = [(host_link(sp, die, True), HOSTLINK)] + self.mesh_path(die, sp.host_node, node)
         d = self.traverse(back, resp_bytes, served, origin) * self.cycle
         self.note_end(d)
@@ -711,20 +733,19 @@ class Machine:
     # --------------------------------------------------------------- validation
     def check_sp(self, th, addr, size):
         if addr < 0 or addr + size > self.spec.sp_size:
-            raise self.fail(th, f"scratchpad access [{addr}, {addr + size}) outside "
-                                f"[0, {self.spec.sp_size})")
+            raise self.fail(th, E_SP_RANGE)
 
     def check_dram(self, th, lo, hi):
         if lo < 0 or hi > self.dram_limit:
-            raise self.fail(th, f"DRAM address [{lo}, {hi}) outside [0, {self.dram_limit})")
+            raise self.fail(th, E_DRAM_RANGE)
 
     def check_core(self, th, core):
         if core < 0 or core >= self.spec.cores:
-            raise self.fail(th, f"remote core {core} does not exist")
+            raise self.fail(th, E_CORE)
 
     def check_space(self, th, space):
         if space > HOST:
-            raise self.fail(th, f"unknown space {space}")
+            raise self.fail(th, E_OP)
 
     def check_range(self, th, space, lo, hi, core):
         """Bytes [lo, hi) of an access in space (core: SP_REMOTE target)."""
@@ -735,7 +756,7 @@ class Machine:
         elif space == DRAM:
             self.check_dram(th, lo, hi)
         elif lo < 0:
-            raise self.fail(th, f"host address {lo} < 0")
+            raise self.fail(th, E_HOST_RANGE)
 
     # --------------------------------------------------------------- issuing thread ops
     def issue_op(self, th: Thread, t: int) -> None:
@@ -745,39 +766,37 @@ class Machine:
         origin = (th.stream, th.op_index)
         # validation (before anything is counted)
         if code > PIM:
-            raise self.fail(th, f"unknown op {code}")
+            raise self.fail(th, E_OP)
         if code == PIM:
-            raise self.fail(th, "PIM is not modelled yet")
+            raise self.fail(th, E_PIM)
         if code in (LOAD, STORE, ATOMIC):
             self.check_space(th, space)
-            if code == ATOMIC and (sub & 3) > 2:
-                raise self.fail(th, f"unknown atomic kind {sub & 3}")
+            # (the ATOMIC kind, sub & 3, does not change timing and is not checked)
             if size <= 0:
-                raise self.fail(th, f"size {size} <= 0")
+                raise self.fail(th, E_SIZE)
             self.check_range(th, space, addr, addr + size, core)
             il = sp.interleave_bytes
             if space == DRAM and addr // il != (addr + size - 1) // il:
-                raise self.fail(th, f"DRAM access [{addr}, {addr + size}) crosses an "
-                                    f"interleave boundary ({il} B)")
+                raise self.fail(th, E_INTERLEAVE)
         elif code == COMPUTE:
             # CHOICE: "size <= 0" applies to COMPUTE's cycle count too.
             if size <= 0:
-                raise self.fail(th, f"size {size} <= 0")
+                raise self.fail(th, E_SIZE)
         elif code == DMA:
             self.check_dma(th, op)
             old = th.handles.get(op[10])
             # CHOICE: "still running" at the DMA's issue t = completion unknown or > t.
             if old is not None and (not old.complete or old.completion > t):
-                raise self.fail(th, f"handle {op[10]} reused while its DMA is still running")
+                raise self.fail(th, E_HANDLE_BUSY)
         elif code == WAIT:
             h = op[10]
             if h < 0 or h >= sp.max_handles:
-                raise self.fail(th, f"handle {h} outside [0, {sp.max_handles})")
+                raise self.fail(th, E_HANDLE)
             if h not in th.handles:
-                raise self.fail(th, f"WAIT on handle {h} never issued")
+                raise self.fail(th, E_WAIT_UNKNOWN)
         elif code == BARRIER:
             if sub > 2:
-                raise self.fail(th, f"unknown barrier scope {sub}")
+                raise self.fail(th, E_OP)
 
         th.ops += 1
         st.core_issue_slots[th.core] += 1
@@ -860,24 +879,30 @@ class Machine:
         kind = WRITE if code == STORE else ATOM
         src = self.core_loc(th.core)
         req_bytes = sp.header_bytes + size
+        # responses carry header_bytes (+ the data for atomics)
+        resp_bytes = sp.header_bytes + (size if kind == ATOM else 0)
         noop = lambda d, net: None  # noqa: E731  (never called: posted)
         if space == SP_LOCAL:
             self.note_end(self.scratchpads[th.core].serve(t, addr, size, kind))
             arrival = t
         elif space == SP_REMOTE:
             arrival = self.send_request(t, origin, src, "sp", core, self.core_loc(core), addr,
-                                        size, kind, req_bytes, 0, True, noop)
+                                        size, kind, req_bytes, resp_bytes, True, noop)
         elif space == DRAM:
             g, local, dst = self.dram_target(addr)
             arrival = self.send_request(t, origin, src, "dram", g, dst, local, size, kind,
-                                        req_bytes, 0, True, noop)
+                                        req_bytes, resp_bytes, True, noop)
         else:  # HOST
             die = th.core // sp.cores_per_die
             st.host_bytes_written[die] += size
             if kind == ATOM:
                 st.host_bytes_read[die] += size
-            arrival = self.host_access(th.core, t, req_bytes, None, origin)[0]
-        th.posted.append(arrival)  # a deque of maxlen max_posted: keeps the last ones
+            arrival = self.host_access(th.core, t, req_bytes, resp_bytes, origin)[0]
+        q = th.posted
+        if len(q) < sp.max_posted:
+            q.append(arrival)
+        elif q:
+            q[q.index(min(q))] = arrival  # the earliest arrival: a free slot
         self.finish(th, t, t + self.cycle, None)
 
     def issue_atomic(self, th, t, op, space, origin):
@@ -909,15 +934,15 @@ class Machine:
         sp = self.spec
         _, src_space, dst_space, dst_core, size, src, dst, count, stride, stride2, h = op
         if h < 0 or h >= sp.max_handles:
-            raise self.fail(th, f"handle {h} outside [0, {sp.max_handles})")
+            raise self.fail(th, E_HANDLE)
         self.check_space(th, src_space)
         self.check_space(th, dst_space)
         if size <= 0:
-            raise self.fail(th, f"size {size} <= 0")
+            raise self.fail(th, E_SIZE)
         if src_space == SP_REMOTE:
-            raise self.fail(th, "DMA source in a remote scratchpad")
+            raise self.fail(th, E_DMA_SRC)
         if count <= 0:
-            return  # CHOICE: a job without elements moves nothing (completes at issue)
+            raise self.fail(th, E_SIZE)
         for space, base, step, core in ((src_space, src, stride, th.core),
                                         (dst_space, dst, stride2, dst_core)):
             last = base + (count - 1) * step
@@ -931,10 +956,10 @@ class Machine:
             src, dst = job.src + i * job.stride, job.dst + i * job.stride2
             off = 0
             while off < job.size:
-                # CHOICE: the cut points are the multiples of dma_chunk_bytes from the
-                # element's start plus every interleave boundary of a DRAM source or
-                # destination (the chunk ends at the first of them).
-                n = min(cb - off % cb, job.size - off)
+                # CHOICE: greedy: a chunk takes as many bytes as it can, at most
+                # dma_chunk_bytes, and ends at the next interleave boundary of a DRAM source
+                # or destination (so chunks after a cut restart their dma_chunk_bytes count).
+                n = min(cb, job.size - off)
                 if job.src_space == DRAM:
                     n = min(n, il - (src + off) % il)
                 if job.dst_space == DRAM:
@@ -943,7 +968,7 @@ class Machine:
                 off += n
 
     def issue_dma(self, th, t, op, origin):
-        sp, st = self.spec, self.stats
+        st = self.stats
         job = DmaJob(origin, th.core, op, t)
         job.chunks = self.dma_chunks(job)
         job.pending = next(job.chunks, None)
@@ -1032,16 +1057,15 @@ class Machine:
         parts = self.participants[key]
         inst = self.barriers.get(key)
         if inst is None:
-            for p in parts:  # a participant whose stream already ended can never arrive
-                if p.ended:
-                    raise MachineError(f"stream ended while a {SCOPE_NAMES[scope]} barrier "
-                                       f"waits for it", p.stream, p.op_index)
+            # a participant whose stream already ended can never arrive.
+            # CHOICE: the error names the arriving thread's barrier op (the op that can never
+            # complete), as the numba engine does.
+            if any(p.ended for p in parts):
+                raise self.fail(th, E_BAR_ENDED)
             inst = self.barriers[key] = {"id": bid, "arrived": {}}
         elif inst["id"] != bid:
-            raise self.fail(th, f"barrier id {bid} does not match id {inst['id']} of the "
-                                f"waiting {SCOPE_NAMES[scope]} barrier")
-        # CHOICE: "its posted arrivals" = the arrivals the thread keeps (its last max_posted)
-        arrival = max([t, *th.posted])
+            raise self.fail(th, E_BAR_ID)
+        arrival = max([t, *th.posted])  # (a replaced slot's arrival was <= its issue time)
         inst["arrived"][th] = (t, arrival)
         th.barrier_op = th.op_index
         if len(inst["arrived"]) == len(parts):
@@ -1052,30 +1076,38 @@ class Machine:
                 self.finish(p, tp, release, ST_BARRIER)  # done >= tp + cycle (finish)
 
     def stream_ended(self, th: Thread) -> None:
-        """th issued its last op: no pending barrier of its scopes may wait for it."""
+        """th issued its last op: no pending barrier of its scopes may wait for it.
+
+        CHOICE: the error names the barrier op of the lowest-numbered thread waiting at the
+        first such barrier (scopes core, die, machine in that order)."""
         for scope in range(3):
             inst = self.barriers.get(self.barrier_key(th, scope))
             if inst is not None and th not in inst["arrived"]:
-                raise MachineError(f"stream ended while a {SCOPE_NAMES[scope]} barrier "
-                                   f"waits for it", th.stream, th.op_index)
+                w = min(inst["arrived"], key=lambda x: x.tid)
+                raise MachineError(E_BAR_ENDED, w.stream, w.barrier_op)
 
     # --------------------------------------------------------------- run
     def run(self) -> MachineStats:
         for th in self.threads[:self.n_streams]:
             th.fetch()
+        # CHOICE: an empty stream counts as no stream: its thread stays idle, is no barrier
+        # participant and reports thread_done_ps -1.
+        self.active = [th for th in self.threads[:self.n_streams] if not th.ended]
+        for th in self.active:
+            for scope in range(3):
+                self.participants.setdefault(self.barrier_key(th, scope), []).append(th)
         for pipe in self.pipelines:
             if any(not th.ended for th in pipe.members):
                 pipe.schedule(0)
         self.env.run()
-        for th in self.threads[:self.n_streams]:
+        for th in self.active:
             if not th.ended or th.ready is None:
                 # CHOICE (not in the spec's list): threads left waiting at barriers that can
                 # never complete (e.g. crossed scopes) are reported as a deadlock.
-                raise MachineError("deadlock: barrier never completes", th.stream,
-                                   th.barrier_op)
+                raise MachineError(E_DEADLOCK, th.stream, th.barrier_op)
         st = self.stats
-        for th in self.threads[:self.n_streams]:
-            st.thread_done_ps[th.tid] = th.done  # CHOICE: an empty stream is done at 0
+        for th in self.active:
+            st.thread_done_ps[th.tid] = th.done
             st.thread_ops[th.tid] = th.ops
             st.stall_ps[th.tid, :] = th.stall
             st.load_count[th.tid] = th.loads
