@@ -97,7 +97,7 @@ class _FastRun:
             "TH": (T, K.N_TF), "STALL": (T, N_STALL), "TST": (T, 2),
             "POST": (T, spec.max_posted), "BUF": (T, chunk, 11), "PP": (n_pipes, 3),
             "HT": (heap_cap,), "HK": (heap_cap,), "HP": (heap_cap,), "RQ": (rq_cap, K.N_RF),
-            "RQFREE": (rq_cap,), "LS": (L, 3), "BK": (M * nb, 4), "RK": (M * spec.ranks, 6),
+            "RQFREE": (rq_cap,), "LS": (L, 3), "BK": (M * nb, 4),
             "AU": (M,), "DS": (M, 6), "TL": (M, spec.timeline_bins),
             "SPF": (C * spec.sp_banks * (spec.sp_ports + 1),), "SPA": (C, 2), "SPS": (C, 4),
             "LT": (C, max(sets, 1), spec.l1_ways), "LU": (C, max(sets, 1), spec.l1_ways),
@@ -121,6 +121,7 @@ class _FastRun:
         P[K.P_L1_SETS1] = max(sets, 1)
         P[K.P_JCAP] = jcap
         P[K.P_NTHREADS] = T
+        P[K.P_ACTHOLD] = max(spec.RRD_S, -(-spec.FAW // 4))
         self.P = P
         self.S = self.M[:K.N_SCALARS]
         self.S[K.S_TL_BIN] = spec.timeline_bin_ps
@@ -135,10 +136,8 @@ class _FastRun:
         self.S[K.S_RQ_FREE_N] = rq_cap
         words = spec.calendar_slots // 64
         self.CAL = np.zeros((L, words), np.uint64)
-        self.DCAL = np.zeros((M, words), np.uint64)
+        self.DCAL = np.zeros((M + M * spec.ranks, words), np.uint64)  # data buses, then ACTs
         self.BK[:, 0] = -1
-        self.RK[:, 0] = -K.NEVER
-        self.RK[:, 2:] = -K.NEVER
         self.SPA[:, 0] = -1
         self.LT[:] = -1
         if len(spec.core_nodes) != spec.cores_per_die:

@@ -58,16 +58,16 @@ from sim.machine.errors import (  # noqa: E402
  P_CL, P_CWL, P_RCD, P_RP, P_RAS, P_RTP, P_WR, P_CCDL, P_RRD, P_FAW, P_BURST, P_AINT, P_ALAT,
  P_DSLOTS, P_DCHUNK, P_HANDLES, P_BAR0, P_BAR1, P_BAR2, P_NSTREAMS, P_CH_CAP,
  P_F_CO_S, P_F_CO_M, P_F_BG_S, P_F_BG_M, P_F_BA_S, P_F_BA_M, P_F_RA_S, P_F_RA_M,
- P_F_RO_S, P_F_RO_M, P_NLINKS, P_TL_BINS, P_CHUNK, P_L1_SETS1, P_JCAP, P_NTHREADS) = range(79)
+ P_F_RO_S, P_F_RO_M, P_NLINKS, P_TL_BINS, P_CHUNK, P_L1_SETS1, P_JCAP, P_NTHREADS, P_ACTHOLD) = range(80)
 # offsets of the state arrays in the arena M (sim/engine.py lays them out)
 ARENA_NAMES = ("TH", "STALL", "TST", "POST", "BUF", "PP", "HT", "HK", "HP", "RQ", "RQFREE",
-               "LS", "BK", "RK", "AU", "DS", "TL", "SPF", "SPA", "SPS", "LT", "LU", "LF", "LC",
+               "LS", "BK", "AU", "DS", "TL", "SPF", "SPA", "SPS", "LT", "LU", "LF", "LC",
                "L1S", "CORE", "HS", "SL", "JB", "JQ", "HD", "BAR", "NODE", "REFILL")
 (P_O_TH, P_O_STALL, P_O_TST, P_O_POST, P_O_BUF, P_O_PP, P_O_HT, P_O_HK, P_O_HP, P_O_RQ,
- P_O_RQFREE, P_O_LS, P_O_BK, P_O_RK, P_O_AU, P_O_DS, P_O_TL, P_O_SPF, P_O_SPA, P_O_SPS,
+ P_O_RQFREE, P_O_LS, P_O_BK, P_O_AU, P_O_DS, P_O_TL, P_O_SPF, P_O_SPA, P_O_SPS,
  P_O_LT, P_O_LU, P_O_LF, P_O_LC, P_O_L1S, P_O_CORE, P_O_HS, P_O_SL, P_O_JB, P_O_JQ, P_O_HD,
- P_O_BAR, P_O_NODE, P_O_REFILL) = range(79, 79 + len(ARENA_NAMES))
-N_PARAMS = 79 + len(ARENA_NAMES)
+ P_O_BAR, P_O_NODE, P_O_REFILL) = range(80, 80 + len(ARENA_NAMES))
+N_PARAMS = 80 + len(ARENA_NAMES)
 N_ST = 11  # stall categories
 
 # ---------------------------------------------------------------------------- scalars (S)
@@ -172,7 +172,7 @@ def _cal_reserve(CAL, row, a, ser, limit, W):
     mask = W - 1
     s = a
     while True:
-        if s + ser > limit:
+        if s + ser - 1 > limit:
             return -1
         ok = True
         k = 0
@@ -332,7 +332,6 @@ def _dram_access(P, M, DCAL, ctrl, acc, e, is_write, nbytes_here):
     """Serve one access (index acc within the channel) ready at DRAM clock e; end clock."""
     oBK = P[P_O_BK]
     oDS = P[P_O_DS]
-    oRK = P[P_O_RK]
     oTL = P[P_O_TL]
     co_s = P[P_F_CO_S]  # unused: the column only selects data within the open row
     bg = (acc >> P[P_F_BG_S]) & P[P_F_BG_M]
@@ -343,6 +342,8 @@ def _dram_access(P, M, DCAL, ctrl, acc, e, is_write, nbytes_here):
     nb = P[P_RANKS] * P[P_BGS] * P[P_BPG]
     bank = ctrl * nb + (ra * P[P_BGS] + bg) * P[P_BPG] + ba
     rk = ctrl * P[P_RANKS] + ra
+    W = P[P_CAL]
+    limit = M[S_NOW] // P[P_TCK] + (W >> 1)
     # bank state: 0 open row, 1 col_ok, 2 pre_ok, 3 act_ok
     if M[oBK + bank * 4 + 0] == row:
         col = _max(e, M[oBK + bank * 4 + 1])
@@ -352,18 +353,15 @@ def _dram_access(P, M, DCAL, ctrl, acc, e, is_write, nbytes_here):
             act = _max(e, M[oBK + bank * 4 + 3])
         else:
             act = _max(e, M[oBK + bank * 4 + 2]) + P[P_RP]
-        # rank state: 0 last ACT, 1 FAW pointer, 2..5 last four ACTs
-        act = _max(act, M[oRK + rk * 6 + 0] + P[P_RRD])
-        act = _max(act, M[oRK + rk * 6 + 2 + M[oRK + rk * 6 + 1]] + P[P_FAW])
-        M[oRK + rk * 6 + 0] = act
-        M[oRK + rk * 6 + 2 + M[oRK + rk * 6 + 1]] = act
-        M[oRK + rk * 6 + 1] = (M[oRK + rk * 6 + 1] + 1) & 3
+        # the rank's ACT calendar (rows after the data buses): each ACT holds
+        # max(tRRD_S, ceil(tFAW / 4)) clocks, so ACTs to ready banks may pass waiting ones
+        act = _cal_reserve(DCAL, P[P_DIES] * P[P_CPDIE] + rk, act, P[P_ACTHOLD], limit, W)
+        if act < 0:
+            return -1
         M[oBK + bank * 4 + 0] = row
         M[oBK + bank * 4 + 2] = act + P[P_RAS]
         col = act + P[P_RCD]
     lat = P[P_CWL] if is_write else P[P_CL]
-    W = P[P_CAL]
-    limit = M[S_NOW] // P[P_TCK] + (W >> 1)
     d = _cal_reserve(DCAL, ctrl, col + lat, P[P_BURST], limit, W)
     if d < 0:
         return -1

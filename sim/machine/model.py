@@ -74,17 +74,22 @@ DRAM controller (one DRAM channel; the memory preset's organisation without its 
     A request of B bytes at local address a is served as the aligned accesses of
     access_bytes covering [a, a+B), in address order, at DRAM clock e = ceil(arrival/tCK) +
     controller_latency. Each access decodes (rank, bank group, bank, row) with the preset's
-    mapping string (its ch/pc fields taken as width 0). Open page. Per bank: the open row,
-    earliest column, earliest precharge, earliest activate. Per rank: the clock of the last
-    ACT (next >= it + tRRD_S) and the last four ACTs (next >= oldest + tFAW). Hit: column at
-    c = max(e, bank column-ready). Closed bank: ACT at max(e, bank act-ready, rank limits),
-    c = ACT + tRCD. Conflict: PRE at max(e, bank precharge-ready), ACT at max(PRE + tRP, rank
-    limits), c = ACT + tRCD. Data: the first d >= c + CL (CWL for writes) with BURST
+    mapping string: dram_fields, least significant first, applied to local_address //
+    access_bytes (ch/pc and zero-width fields left out). Open page. Per bank: the open row,
+    earliest column, earliest precharge, earliest activate. Per rank: an ACT calendar in
+    which every ACT holds max(tRRD_S, ceil(tFAW / 4)) consecutive clocks (tRRD, and tFAW as
+    a rate; an ACT whose bank is ready may take a slot before one placed earlier for a bank
+    that is not, the freedom a real scheduler's reordering gives). Hit: column at
+    c = max(e, bank column-ready). Closed bank: ACT at the first free ACT slot at or after
+    max(e, bank act-ready), c = ACT + tRCD. Conflict: PRE at max(e, bank precharge-ready),
+    ACT at the first free ACT slot at or after PRE + tRP, c = ACT + tRCD. Data: the first
+    d >= c + CL (CWL for writes) with BURST
     consecutive free clocks on the controller's data-bus calendar; the column issues at
     d - CL (d - CWL). Then: bank column-ready = column + tCCD_L; precharge-ready = max(ACT +
     tRAS, read column + tRTP, write data end + tWR); the access ends at d + BURST. A request
     is served when its last access ends. No refresh, no read/write turnaround, requests to
-    one bank in arrival order (a documented simplification of sim/memory/dram.py).
+    one bank in arrival order (a simplification of sim/memory/dram.py, checked against it
+    in tests/test_machine_dram_validation.py).
     Atomics: the controller's atomic unit starts one per atomic_interval clocks in arrival
     order (start = max(e, unit free)); it reads (an access at start), and the result is
     ready at the read's end + atomic_latency; the write-back access is served at that clock

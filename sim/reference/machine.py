@@ -210,8 +210,9 @@ class Bank:
 
 
 class Rank:
-    def __init__(self):
-        self.acts: deque[int] = deque(maxlen=4)  # the last four ACT clocks, oldest first
+    def __init__(self, m: Machine):
+        # ACT calendar: each ACT holds max(tRRD_S, ceil(tFAW / 4)) clocks, placed out of order
+        self.acts = SlotCalendar(m, m.spec.tck_ps)
 
 
 class DramController:
@@ -222,7 +223,8 @@ class DramController:
         sp = m.spec
         self.m, self.g, self.sp = m, index, sp
         self.banks = [Bank() for _ in range(sp.banks_per_controller)]
-        self.ranks = [Rank() for _ in range(sp.ranks)]
+        self.ranks = [Rank(m) for _ in range(sp.ranks)]
+        self.act_hold = max(sp.RRD_S, -(-sp.FAW // 4))
         self.bus = SlotCalendar(m, sp.tck_ps)
         self.atomic_free = 0  # DRAM clock the atomic unit may start the next atomic
 
@@ -236,19 +238,12 @@ class DramController:
         bank = (f["ra"] * sp.bank_groups + f["bg"]) * sp.banks_per_group + f["ba"]
         return f["ra"], bank, f["ro"]
 
-    def rank_limit(self, rank: Rank) -> int:
-        sp = self.sp
-        limit = 0
-        if rank.acts:
-            limit = rank.acts[-1] + sp.RRD_S
-            if len(rank.acts) == 4:
-                limit = max(limit, rank.acts[0] + sp.FAW)
-        return limit
-
-    def activate(self, rank: Rank, bank: Bank, at: int, row: int) -> None:
-        rank.acts.append(at)
+    def activate(self, rank: Rank, bank: Bank, earliest: int, row: int, origin) -> int:
+        """Place an ACT at or after ``earliest`` in the rank's ACT calendar; its clock."""
+        at = rank.acts.reserve(earliest, self.act_hold, origin)
         bank.last_act = at
         bank.open_row = row
+        return at
 
     def access(self, index: int, e: int, write: bool, nbytes: int, origin) -> int:
         """One access (number ``index``) at DRAM clock e moving nbytes of its request;
@@ -260,14 +255,12 @@ class DramController:
             c = max(e, bank.col_ready)
             st.dram_row_hits[self.g] += 1
         elif bank.open_row == -1:  # closed
-            act = max(e, bank.act_ready, self.rank_limit(rank))
-            self.activate(rank, bank, act, row)
+            act = self.activate(rank, bank, max(e, bank.act_ready), row, origin)
             c = act + sp.RCD
         else:  # conflict
             pre = max(e, bank.pre_ready)
             bank.act_ready = pre + sp.RP
-            act = max(pre + sp.RP, self.rank_limit(rank))
-            self.activate(rank, bank, act, row)
+            act = self.activate(rank, bank, pre + sp.RP, row, origin)
             c = act + sp.RCD
         lat = sp.CWL if write else sp.CL
         d = self.bus.reserve(c + lat, sp.BURST, origin)
