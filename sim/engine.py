@@ -91,6 +91,7 @@ class _FastRun:
         rq_cap = T * (1 + spec.max_posted) + C * spec.dma_slots + 16
         heap_cap = 4 * n_pipes * (spec.threads_per_mtp + 2) + rq_cap + 1024
         jcap = spec.threads_per_core * spec.max_handles
+        tt_leaves = 1 << max(1, (n_pipes - 1).bit_length())
         nb = spec.banks_per_controller
         L = n_links(spec)
         shapes = {
@@ -105,6 +106,7 @@ class _FastRun:
             "HS": (D, 2), "SL": (C * spec.dma_slots, 7), "JB": (C * jcap, K.N_JF),
             "JQ": (C, 2), "HD": (T, spec.max_handles, 2), "BAR": (C + D + 1, 5),
             "NODE": (C + spec.controllers_per_die,), "REFILL": (T,),
+            "TT": (2 * tt_leaves,),
         }
         assert tuple(shapes) == K.ARENA_NAMES
         off = K.N_SCALARS
@@ -122,12 +124,21 @@ class _FastRun:
         P[K.P_JCAP] = jcap
         P[K.P_NTHREADS] = T
         P[K.P_ACTHOLD] = max(spec.RRD_S, -(-spec.FAW // 4))
+        P[K.P_TT_LEAVES] = tt_leaves
         self.P = P
         self.S = self.M[:K.N_SCALARS]
         self.S[K.S_TL_BIN] = spec.timeline_bin_ps
         self.TH[:, K.T_WAITH] = -1
         self.TH[:, K.T_BAR] = -1
         self.PP[:, K.PP_NEXT] = K.NEVER
+        # tournament tree over pipelines: leaves are pipeline ids (-1 pads), every inner
+        # node the lower id of its subtree while all times are NEVER
+        TT = self.TT
+        TT[:] = -1
+        TT[tt_leaves:tt_leaves + n_pipes] = np.arange(n_pipes)
+        for i in range(tt_leaves - 1, 0, -1):
+            a, b = TT[2 * i], TT[2 * i + 1]
+            TT[i] = a if a >= 0 else b
         for p in range(C * spec.pipelines_per_core):
             lp = p % spec.pipelines_per_core
             self.PP[p, K.PP_LAST] = (spec.threads_per_mtp if lp < spec.mtp else 1) - 1
@@ -191,8 +202,7 @@ class _FastRun:
             else:
                 ths = [c * spec.threads_per_core + spec.mtp * spec.threads_per_mtp + lp - spec.mtp]
             if any(TH[t, K.T_HAS] for t in ths):
-                self.PP[p, K.PP_NEXT] = 0
-                K._push(self.P, self.M, 0, (1 << 40) + p, p)
+                K._pp_set(self.P, self.M, p, 0)
         while True:
             rc = K.run_machine(self.P, self.M, self.CAL, self.DCAL)
             if rc == K.RC_DONE:

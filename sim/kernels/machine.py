@@ -58,16 +58,16 @@ from sim.machine.errors import (  # noqa: E402
  P_CL, P_CWL, P_RCD, P_RP, P_RAS, P_RTP, P_WR, P_CCDL, P_RRD, P_FAW, P_BURST, P_AINT, P_ALAT,
  P_DSLOTS, P_DCHUNK, P_HANDLES, P_BAR0, P_BAR1, P_BAR2, P_NSTREAMS, P_CH_CAP,
  P_F_CO_S, P_F_CO_M, P_F_BG_S, P_F_BG_M, P_F_BA_S, P_F_BA_M, P_F_RA_S, P_F_RA_M,
- P_F_RO_S, P_F_RO_M, P_NLINKS, P_TL_BINS, P_CHUNK, P_L1_SETS1, P_JCAP, P_NTHREADS, P_ACTHOLD) = range(80)
+ P_F_RO_S, P_F_RO_M, P_NLINKS, P_TL_BINS, P_CHUNK, P_L1_SETS1, P_JCAP, P_NTHREADS, P_ACTHOLD, P_TT_LEAVES) = range(81)
 # offsets of the state arrays in the arena M (sim/engine.py lays them out)
 ARENA_NAMES = ("TH", "STALL", "TST", "POST", "BUF", "PP", "HT", "HK", "HP", "RQ", "RQFREE",
                "LS", "BK", "AU", "DS", "TL", "SPF", "SPA", "SPS", "LT", "LU", "LF", "LC",
-               "L1S", "CORE", "HS", "SL", "JB", "JQ", "HD", "BAR", "NODE", "REFILL")
+               "L1S", "CORE", "HS", "SL", "JB", "JQ", "HD", "BAR", "NODE", "REFILL", "TT")
 (P_O_TH, P_O_STALL, P_O_TST, P_O_POST, P_O_BUF, P_O_PP, P_O_HT, P_O_HK, P_O_HP, P_O_RQ,
  P_O_RQFREE, P_O_LS, P_O_BK, P_O_AU, P_O_DS, P_O_TL, P_O_SPF, P_O_SPA, P_O_SPS,
  P_O_LT, P_O_LU, P_O_LF, P_O_LC, P_O_L1S, P_O_CORE, P_O_HS, P_O_SL, P_O_JB, P_O_JQ, P_O_HD,
- P_O_BAR, P_O_NODE, P_O_REFILL) = range(80, 80 + len(ARENA_NAMES))
-N_PARAMS = 80 + len(ARENA_NAMES)
+ P_O_BAR, P_O_NODE, P_O_REFILL, P_O_TT) = range(81, 81 + len(ARENA_NAMES))
+N_PARAMS = 81 + len(ARENA_NAMES)
 N_ST = 11  # stall categories
 
 # ---------------------------------------------------------------------------- scalars (S)
@@ -446,8 +446,37 @@ def _wake_pipe(P, M, p, r):
     oPP = P[P_O_PP]
     t = _max(r, M[oPP + p * 3 + PP_BUSY])
     if t < M[oPP + p * 3 + PP_NEXT]:
-        M[oPP + p * 3 + PP_NEXT] = t
-        _push(P, M, t, (np.int64(1) << 40) + p, p)
+        _pp_set(P, M, p, t)
+
+
+@njit(cache=True)
+def _pp_set(P, M, p, t):
+    """Set pipeline p's next event time and replay its path of the tournament tree.
+
+    Pipelines' PIPE events live in a tournament tree (TT, leaves = pipelines) instead of
+    the heap: the root names the pipeline with the earliest (time, id), so moving an event
+    costs one path update and no stale entries pile up.
+    """
+    oPP = P[P_O_PP]
+    oTT = P[P_O_TT]
+    M[oPP + p * 3 + PP_NEXT] = t
+    L = P[P_TT_LEAVES]
+    i = (L + p) >> 1
+    while i >= 1:
+        a = M[oTT + 2 * i]
+        b = M[oTT + 2 * i + 1]
+        if b < 0:
+            w = a
+        elif a < 0:
+            w = b
+        elif M[oPP + b * 3 + PP_NEXT] < M[oPP + a * 3 + PP_NEXT]:
+            w = b
+        else:
+            w = a  # ties: the lower pipeline id (a is always left of b)
+        if M[oTT + i] == w and w != p:
+            break  # the winner above does not change
+        M[oTT + i] = w
+        i >>= 1
 
 
 @njit(cache=True)
@@ -749,8 +778,7 @@ def _dma_step(P, M, CAL, e, t, ncpipes, nslots, jcap, tpc, ppc, total_ctrl):
     if chosen >= 0 and nxt < t + cyc:
         nxt = t + cyc
     if nxt < NEVER and nxt < M[oPP + p * 3 + PP_NEXT]:
-        M[oPP + p * 3 + PP_NEXT] = nxt
-        _push(P, M, nxt, (np.int64(1) << 40) + p, p)
+        _pp_set(P, M, p, nxt)
     return 0
 
 
@@ -1089,7 +1117,7 @@ def _finish(P, M, th, tpc, ncores, cpd, dies):
 def run_machine(P, M, CAL, DCAL):
     """Run until done (0), a refill is needed (1: REFILL[:S[S_NREFILL]]) or an error (<0)."""
     oBUF = P[P_O_BUF]
-    oHK = P[P_O_HK]
+    oTT = P[P_O_TT]
     oHP = P[P_O_HP]
     oHT = P[P_O_HT]
     oNODE = P[P_O_NODE]
@@ -1124,18 +1152,29 @@ def run_machine(P, M, CAL, DCAL):
             rc = _finish(P, M, th, tpc, ncores, cpd, dies)
             if rc < 0:
                 return rc
-    while M[S_HEAP_N] > 0:
-        t = M[oHT + 0]
-        key = M[oHK + 0]
-        pay = M[oHP + 0]
-        _pop(P, M)
+    while True:
+        # the next event: the heap's earliest ARRIVE or the tree's earliest PIPE; at equal
+        # times ARRIVE (class 0) goes first
+        pw = M[oTT + 1]
+        tp = M[oPP + pw * 3 + PP_NEXT]
+        if M[S_HEAP_N] > 0 and M[oHT + 0] <= tp:
+            t = M[oHT + 0]
+            pay = M[oHP + 0]
+            _pop(P, M)
+            is_arrive = True
+        elif tp < NEVER:
+            t = tp
+            pay = pw
+            is_arrive = False
+        else:
+            break
         M[S_NOW] = t
         # recycle calendar slots that lie wholly in the past
         if t // cyc >= M[S_CAL_BASE] + (W >> 2):
             M[S_CAL_BASE] = _cal_advance(CAL, M[S_CAL_BASE], t // cyc, W)
         if t // P[P_TCK] >= M[S_DCAL_BASE] + (W >> 2):
             M[S_DCAL_BASE] = _cal_advance(DCAL, M[S_DCAL_BASE], t // P[P_TCK], W)
-        if key < (np.int64(1) << 40):
+        if is_arrive:
             # ------------------------------------------------------------ ARRIVE
             r = pay
             kind = M[oRQ + r * N_RF + R_KIND]
@@ -1200,9 +1239,7 @@ def run_machine(P, M, CAL, DCAL):
             continue
         # ---------------------------------------------------------------- PIPE
         p = pay
-        if M[oPP + p * 3 + PP_NEXT] != t:
-            continue  # stale
-        M[oPP + p * 3 + PP_NEXT] = NEVER
+        _pp_set(P, M, p, NEVER)
         if p >= ncpipes:
             rc = _dma_step(P, M, CAL, p - ncpipes, t, ncpipes, nslots, jcap, tpc, ppc, P[P_DIES] * P[P_CPDIE])
             if rc < 0:
@@ -1267,8 +1304,7 @@ def run_machine(P, M, CAL, DCAL):
         if nxt < NEVER:
             nxt = _max(nxt, M[oPP + p * 3 + PP_BUSY])
             if nxt < M[oPP + p * 3 + PP_NEXT]:
-                M[oPP + p * 3 + PP_NEXT] = nxt
-                _push(P, M, nxt, (np.int64(1) << 40) + p, p)
+                _pp_set(P, M, p, nxt)
         if M[S_NREFILL] > 0:
             return RC_REFILL
     # the queue is empty: every thread with a stream must have finished
