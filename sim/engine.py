@@ -96,7 +96,7 @@ class _FastRun:
         L = n_links(spec)
         shapes = {
             "TH": (T, K.N_TF), "STALL": (T, N_STALL), "TST": (T, 2),
-            "POST": (T, spec.max_posted), "BUF": (T, chunk, 11), "PP": (n_pipes, 3),
+            "POST": (T, spec.max_posted), "PP": (n_pipes, 3),
             "HT": (heap_cap,), "HK": (heap_cap,), "HP": (heap_cap,), "RQ": (rq_cap, K.N_RF),
             "RQFREE": (rq_cap,), "LS": (L, 3), "BK": (M * nb, 4),
             "AU": (M,), "DS": (M, 6), "TL": (M, spec.timeline_bins),
@@ -154,6 +154,7 @@ class _FastRun:
         if len(spec.core_nodes) != spec.cores_per_die:
             raise MachineError("core_nodes must list one node per core of a die")
         self.NODE[:] = list(spec.core_nodes) * spec.dies + list(spec.controller_nodes)
+        self.B = np.zeros((T, chunk), OP_DTYPE)  # each thread's buffered ops
         self.ops_total = 0
 
     def _fill(self, th: int) -> None:
@@ -167,10 +168,7 @@ class _FastRun:
             return
         if ops.dtype != OP_DTYPE:
             raise MachineError(f"op dtype {ops.dtype} is not the op-stream dtype", th, 0)
-        b = self.BUF[th]
-        for k, name in enumerate(("op", "space", "sub", "core", "size", "addr", "addr2",
-                                  "count", "stride", "stride2", "handle")):
-            b[:n, k] = ops[name]
+        self.B[th, :n] = ops
         self.ops_total += n
 
     def run(self) -> MachineStats:
@@ -204,7 +202,7 @@ class _FastRun:
             if any(TH[t, K.T_HAS] for t in ths):
                 K._pp_set(self.P, self.M, p, 0)
         while True:
-            rc = K.run_machine(self.P, self.M, self.CAL, self.DCAL)
+            rc = K.run_machine(self.P, self.M, self.CAL, self.DCAL, self.B)
             if rc == K.RC_DONE:
                 break
             if rc == K.RC_REFILL:

@@ -59,6 +59,12 @@ class SyntheticWorkload:
         cum = np.cumsum(w / w.sum())
         slots = self.footprint // self.access_bytes
         space = SPACES[self.space]
+        # per op kind (load, store, atomic, compute): tables instead of per-op branches
+        op_of = np.array([O.LOAD, O.STORE, O.ATOMIC, O.COMPUTE], np.uint8)
+        space_of = np.array([space, space, space, 0], np.uint8)
+        size_of = np.array([self.access_bytes] * 3 + [self.compute_cycles], np.int32)
+        is_mem = np.array([1, 1, 1, 0], np.int64)
+        sub_of = np.array([0 if self.cached else O.FLAG_BYPASS, 0, 0, 0], np.uint8)
         done = 0
         cursor = (s * slots) // self.threads  # stream/strided: threads start spread out
         while done < self.ops_per_thread:
@@ -71,10 +77,10 @@ class SyntheticWorkload:
                 slot = (cursor + step * np.arange(n)) % slots
                 cursor = int((cursor + step * n) % slots)
             chunk = np.zeros(n, O.OP_DTYPE)
-            chunk["op"] = np.array([O.LOAD, O.STORE, O.ATOMIC, O.COMPUTE], np.uint8)[kind]
-            chunk["space"] = np.where(kind == 3, 0, space)
-            chunk["size"] = np.where(kind == 3, self.compute_cycles, self.access_bytes)
-            chunk["addr"] = np.where(kind == 3, 0, slot * self.access_bytes)
-            chunk["sub"] = np.where((kind == 0) & (not self.cached), O.FLAG_BYPASS, 0)
+            chunk["op"] = op_of[kind]
+            chunk["space"] = space_of[kind]
+            chunk["size"] = size_of[kind]
+            chunk["addr"] = slot * self.access_bytes * is_mem[kind]
+            chunk["sub"] = sub_of[kind]
             done += n
             yield chunk

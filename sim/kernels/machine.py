@@ -60,10 +60,10 @@ from sim.machine.errors import (  # noqa: E402
  P_F_CO_S, P_F_CO_M, P_F_BG_S, P_F_BG_M, P_F_BA_S, P_F_BA_M, P_F_RA_S, P_F_RA_M,
  P_F_RO_S, P_F_RO_M, P_NLINKS, P_TL_BINS, P_CHUNK, P_L1_SETS1, P_JCAP, P_NTHREADS, P_ACTHOLD, P_TT_LEAVES) = range(81)
 # offsets of the state arrays in the arena M (sim/engine.py lays them out)
-ARENA_NAMES = ("TH", "STALL", "TST", "POST", "BUF", "PP", "HT", "HK", "HP", "RQ", "RQFREE",
+ARENA_NAMES = ("TH", "STALL", "TST", "POST", "PP", "HT", "HK", "HP", "RQ", "RQFREE",
                "LS", "BK", "AU", "DS", "TL", "SPF", "SPA", "SPS", "LT", "LU", "LF", "LC",
                "L1S", "CORE", "HS", "SL", "JB", "JQ", "HD", "BAR", "NODE", "REFILL", "TT")
-(P_O_TH, P_O_STALL, P_O_TST, P_O_POST, P_O_BUF, P_O_PP, P_O_HT, P_O_HK, P_O_HP, P_O_RQ,
+(P_O_TH, P_O_STALL, P_O_TST, P_O_POST, P_O_PP, P_O_HT, P_O_HK, P_O_HP, P_O_RQ,
  P_O_RQFREE, P_O_LS, P_O_BK, P_O_AU, P_O_DS, P_O_TL, P_O_SPF, P_O_SPA, P_O_SPS,
  P_O_LT, P_O_LU, P_O_LF, P_O_LC, P_O_L1S, P_O_CORE, P_O_HS, P_O_SL, P_O_JB, P_O_JQ, P_O_HD,
  P_O_BAR, P_O_NODE, P_O_REFILL, P_O_TT) = range(81, 81 + len(ARENA_NAMES))
@@ -777,16 +777,15 @@ def _dma_step(P, M, CAL, e, t, ncpipes, nslots, jcap, tpc, ppc, total_ctrl):
                 nxt = M[oSL + s * 7 + SL_READY]
     if chosen >= 0 and nxt < t + cyc:
         nxt = t + cyc
-    if nxt < NEVER and nxt < M[oPP + p * 3 + PP_NEXT]:
-        _pp_set(P, M, p, nxt)
+    if nxt < M[oPP + p * 3 + PP_NEXT]:
+        M[oPP + p * 3 + PP_NEXT] = nxt  # the caller updates the tree
     return 0
 
 
 @njit(cache=True)
-def _issue(P, M, CAL, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl, jcap):
+def _issue(P, M, CAL, B, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl, jcap):
     """Thread th issues its next op at t on pipeline p of core c. <0 on error."""
     oBAR = P[P_O_BAR]
-    oBUF = P[P_O_BUF]
     oCORE = P[P_O_CORE]
     oHD = P[P_O_HD]
     oHS = P[P_O_HS]
@@ -804,12 +803,12 @@ def _issue(P, M, CAL, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl
     hdr = P[P_HDR]
     pos = M[oTH + th * N_TF + T_POS]
     opi = M[oTH + th * N_TF + T_OPIDX]
-    op = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 0]
-    space = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 1]
-    sub = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 2]
-    tcore = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 3]
-    size = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 4]
-    addr = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 5]
+    op = B[th, pos]['op']
+    space = B[th, pos]['space']
+    sub = B[th, pos]['sub']
+    tcore = B[th, pos]['core']
+    size = B[th, pos]['size']
+    addr = B[th, pos]['addr']
     die = c // P[P_CPD]
     node = M[oNODE + c]
     dn = t + cyc
@@ -940,17 +939,17 @@ def _issue(P, M, CAL, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl
             M[oTST + th * 2 + 0] += 1
             M[oTST + th * 2 + 1] += dn - t
     elif op == DMA:
-        h = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 10]
+        h = B[th, pos]['handle']
         if h < 0 or h >= P[P_HANDLES]:
             return _fail(P, M, E_HANDLE, th, opi)
         hs = M[oHD + (th * P[P_HANDLES] + h) * 2 + 0]
         if hs == 1 or (hs == 2 and M[oHD + (th * P[P_HANDLES] + h) * 2 + 1] > t):
             return _fail(P, M, E_HANDLE_BUSY, th, opi)
         dsp = sub
-        count = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 7]
-        st1 = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 8]
-        st2 = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 9]
-        dst = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 6]
+        count = B[th, pos]['count']
+        st1 = B[th, pos]['stride']
+        st2 = B[th, pos]['stride2']
+        dst = B[th, pos]['addr2']
         if size <= 0 or count <= 0:
             return _fail(P, M, E_SIZE, th, opi)
         if space == SP_REMOTE:
@@ -1001,7 +1000,7 @@ def _issue(P, M, CAL, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl
         M[oCORE + c * 3 + 2] += size * count
         _wake_pipe(P, M, ncpipes + c, t)  # the engine may start in this very cycle
     elif op == WAIT:
-        h = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 10]
+        h = B[th, pos]['handle']
         if h < 0 or h >= P[P_HANDLES]:
             return _fail(P, M, E_HANDLE, th, opi)
         if M[oHD + ((th) * P[P_HANDLES] + (h)) * 2 + 0] == 0:
@@ -1023,7 +1022,7 @@ def _issue(P, M, CAL, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl
             inst = ncores + P[P_DIES]
         else:
             return _fail(P, M, E_OP, th, opi)
-        bid = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 10]
+        bid = B[th, pos]['handle']
         if M[oBAR + inst * 5 + 4] > 0:
             return _fail(P, M, E_BAR_ENDED, th, opi)
         if M[oBAR + inst * 5 + 0] > 0 and M[oBAR + inst * 5 + 1] != bid:
@@ -1114,9 +1113,8 @@ def _finish(P, M, th, tpc, ncores, cpd, dies):
 
 # ---------------------------------------------------------------------------- main loop
 @njit(cache=True)
-def run_machine(P, M, CAL, DCAL):
+def run_machine(P, M, CAL, DCAL, B):
     """Run until done (0), a refill is needed (1: REFILL[:S[S_NREFILL]]) or an error (<0)."""
-    oBUF = P[P_O_BUF]
     oTT = P[P_O_TT]
     oHP = P[P_O_HP]
     oHT = P[P_O_HT]
@@ -1239,11 +1237,14 @@ def run_machine(P, M, CAL, DCAL):
             continue
         # ---------------------------------------------------------------- PIPE
         p = pay
-        _pp_set(P, M, p, NEVER)
+        # the tree keeps p's old time until the one update at the end of this event
+        M[oPP + p * 3 + PP_NEXT] = NEVER
         if p >= ncpipes:
-            rc = _dma_step(P, M, CAL, p - ncpipes, t, ncpipes, nslots, jcap, tpc, ppc, P[P_DIES] * P[P_CPDIE])
+            rc = _dma_step(P, M, CAL, p - ncpipes, t, ncpipes, nslots, jcap, tpc, ppc,
+                           P[P_DIES] * P[P_CPDIE])
             if rc < 0:
                 return rc
+            _pp_set(P, M, p, M[oPP + p * 3 + PP_NEXT])
             continue
         c = p // ppc
         lp = p - c * ppc
@@ -1264,8 +1265,8 @@ def run_machine(P, M, CAL, DCAL):
             if rdy > t:
                 continue  # also threads without a stream or finished: ready = NEVER
             pos = M[oTH + th * N_TF + T_POS]
-            op = M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 0]
-            if op == STORE or (op == ATOMIC and (M[oBUF + ((th) * P[P_CHUNK] + (pos)) * 11 + 2] & FLAG_POSTED) != 0):
+            op = B[th, pos]['op']
+            if op == STORE or (op == ATOMIC and (B[th, pos]['sub'] & FLAG_POSTED) != 0):
                 mn = NEVER
                 free = False
                 for j in range(P[P_MAXPOST]):
@@ -1287,7 +1288,7 @@ def run_machine(P, M, CAL, DCAL):
             th = chosen
             M[oPP + p * 3 + PP_BUSY] = t + cyc  # one issue per cycle (COMPUTE holds it longer)
             M[oSTALL + th * N_ST + ST_ISSUE] += t - M[oTH + th * N_TF + T_READY]
-            rc = _issue(P, M, CAL, th, p, t, c, lp >= P[P_MTP], tpc, ppc, ncores, ncpipes, P[P_DIES] * P[P_CPDIE], jcap)
+            rc = _issue(P, M, CAL, B, th, p, t, c, lp >= P[P_MTP], tpc, ppc, ncores, ncpipes, P[P_DIES] * P[P_CPDIE], jcap)
             if rc < 0:
                 return rc
             rc = _advance(P, M, th, tpc, ncores, cpd, dies)
@@ -1303,8 +1304,7 @@ def run_machine(P, M, CAL, DCAL):
             nxt = t + cyc
         if nxt < NEVER:
             nxt = _max(nxt, M[oPP + p * 3 + PP_BUSY])
-            if nxt < M[oPP + p * 3 + PP_NEXT]:
-                _pp_set(P, M, p, nxt)
+        _pp_set(P, M, p, _min(nxt, M[oPP + p * 3 + PP_NEXT]))
         if M[S_NREFILL] > 0:
             return RC_REFILL
     # the queue is empty: every thread with a stream must have finished
