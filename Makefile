@@ -12,13 +12,14 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/membound demo
+	$(BIN)/membound run experiments/quickstart.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: $(STAMP)
 	$(BIN)/membound bench memory
+	$(BIN)/membound bench machine
 
 lint: $(STAMP)
 	$(BIN)/ruff check sim workloads tests benchmarks

@@ -37,9 +37,19 @@ class ResolvedPoint:
 
 
 # --------------------------------------------------------------------------- workloads
-SYNTHETIC_KEYS = ("kind", "pattern", "threads", "ops_per_thread", "footprint", "access",
+SYNTHETIC_KEYS = ("kind", "pattern", "threads", "ops_per_thread", "total_ops", "footprint", "access",
                   "stride", "mix", "compute_cycles", "space", "cached", "seed")
 MIX_KEYS = ("load", "store", "atomic", "compute")
+
+
+def _ops_per_thread(node: Node, spec: MachineSpec) -> int:
+    """ops_per_thread, or total_ops shared evenly (rounded up) by the threads."""
+    if ("ops_per_thread" in node) == ("total_ops" in node):
+        raise node.error("give exactly one of ops_per_thread and total_ops")
+    if "ops_per_thread" in node:
+        return y.as_int(node.value["ops_per_thread"])
+    threads = y.as_int(node.value["threads"]) if "threads" in node else spec.threads
+    return -(-y.as_int(node.value["total_ops"]) // threads)
 
 
 def _synthetic_params(node: Node, spec: MachineSpec) -> dict[str, Any]:
@@ -49,7 +59,7 @@ def _synthetic_params(node: Node, spec: MachineSpec) -> dict[str, Any]:
     out: dict[str, Any] = {
         "pattern": y.as_enum(node.value["pattern"], PATTERNS) if "pattern" in node else "random",
         "threads": y.as_int(node.value["threads"]) if "threads" in node else spec.threads,
-        "ops_per_thread": y.as_int(y.require(node, "ops_per_thread")),
+        "ops_per_thread": _ops_per_thread(node, spec),
         "footprint": y.as_unit(node.value["footprint"], parse_bytes) if "footprint" in node
         else 64 << 20,
         "access_bytes": y.as_unit(node.value["access"], parse_bytes) if "access" in node else 8,
