@@ -1,8 +1,10 @@
 """Numba helpers shared by the dataflow kernels: writing ops into a chunk and counting them.
 
-A kernel is a numba generator per stream: it writes ops into a shared chunk buffer (an
-``OP_DTYPE`` array of ``cap`` ops), and yields the count when fewer than ``RESERVE`` slots
-are left. Between two room checks a kernel emits at most ``RESERVE`` ops.
+A kernel is a numba generator per stream: it writes ops into a chunk buffer shared by all
+streams (an ``OP_DTYPE`` array of ``cap`` ops) and yields the count once it exceeds the limit
+in ``ctl[0]``, which the source sets before each resume to ``min(max_ops, cap) - RESERVE``.
+Between two room checks a kernel emits at most ``RESERVE`` ops, so a yield never exceeds the
+engine's ``max_ops`` (unless max_ops < RESERVE) nor the buffer.
 
 ``prm`` (int64 parameters) and ``lay`` (DRAM base addresses) are indexed by the ``P_*`` and
 ``L_*`` constants below; ``cnt`` is the stream's row of the counter table, indexed by ``K_*``

@@ -65,6 +65,8 @@ def canonical(m: Any, what: str = "matrix") -> sp.csr_array:
         if np.iscomplexobj(a):
             raise UserError(f"{what}: complex matrices are not supported")
         c = sp.csr_array(a.astype(np.float64))
+    if min(c.shape) == 0:
+        raise UserError(f"{what}: has no rows or no columns (shape {c.shape})")
     if max(c.shape) >= 2**31 - 1:
         raise UserError(f"{what}: dimensions {c.shape} exceed 32-bit indices")
     c.sum_duplicates()

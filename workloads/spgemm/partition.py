@@ -14,6 +14,9 @@ Modes (``PARTITIONS``)
              estimated work so far (sum of the dataflow's per-unit op estimate) is least
              (ties: lowest thread). This is the assignment a queue yields when run times
              follow the estimate.
+For queues separated by barriers (SMASH's windows, one per core), ``assign`` takes the work
+each thread got in earlier windows: dynamic ties and the order in which static blocks are
+handed out follow it (least loaded first), so the same thread is not always served first.
 """
 
 from __future__ import annotations
@@ -67,33 +70,51 @@ def static_bounds(weights: np.ndarray, parts: int) -> np.ndarray:
     return np.maximum.accumulate(b)
 
 
-def dynamic_grabs(costs: np.ndarray, workers: int, grain: int) -> list[list[tuple[int, int]]]:
-    """Grabs of ``grain`` units by list scheduling (see the module docstring)."""
+def dynamic_grabs(costs: np.ndarray, workers: int, grain: int,
+                  prior: np.ndarray | None = None) -> list[list[tuple[int, int]]]:
+    """Grabs of ``grain`` units by list scheduling (see the module docstring).
+
+    ``prior`` (estimated work each worker did before this queue) only breaks ties, so
+    barrier-separated queues (SMASH windows) do not all favour the same thread."""
     out: list[list[tuple[int, int]]] = [[] for _ in range(workers)]
-    heap = [(0.0, w) for w in range(workers)]
+    pri = np.zeros(workers) if prior is None else prior
+    heap = [(0.0, float(pri[w]), w) for w in range(workers)]
+    heapq.heapify(heap)
     cum = np.concatenate([[0.0], np.cumsum(costs, dtype=np.float64)])
     n = len(costs)
     for lo in range(0, n, grain):
         hi = min(n, lo + grain)
-        t, w = heapq.heappop(heap)
+        t, tp, w = heapq.heappop(heap)
         out[w].append((lo, hi))
-        heapq.heappush(heap, (t + cum[hi] - cum[lo] + GRAB_COST, w))
+        c = cum[hi] - cum[lo] + GRAB_COST
+        heapq.heappush(heap, (t + c, tp + c, w))
     return out
 
 
 def assign(sb: SegmentBuilder, threads: list[int], kind: int, lo: int, hi: int, mode: str,
-           weights: np.ndarray, costs: np.ndarray, grain: int, ctr: int) -> None:
+           weights: np.ndarray, costs: np.ndarray, grain: int, ctr: int,
+           load: np.ndarray | None = None) -> None:
     """Add segments giving units [lo, hi) to ``threads`` under ``mode``.
 
-    weights/costs are indexed by unit - lo (length hi - lo)."""
+    weights/costs are indexed by unit - lo (length hi - lo). ``load`` (per position in
+    ``threads``), when given, is the estimated work already assigned; it is updated, and
+    static blocks go to the least-loaded threads first (ties: list order)."""
     w = len(threads)
     if mode == "dynamic":
-        for t, grabs in zip(threads, dynamic_grabs(costs, w, grain), strict=True):
-            for g_lo, g_hi in grabs:
+        grabs = dynamic_grabs(costs, w, grain, load)
+        cum = np.concatenate([[0.0], np.cumsum(costs, dtype=np.float64)])
+        for r, (t, gl) in enumerate(zip(threads, grabs, strict=True)):
+            for g_lo, g_hi in gl:
                 sb.work(t, kind, lo + g_lo, lo + g_hi, ctr)
+                if load is not None:
+                    load[r] += cum[g_hi] - cum[g_lo] + GRAB_COST
             sb.work(t, kind, hi, hi, ctr)  # the grab that finds the queue empty
         return
     wts = np.ones(hi - lo) if mode == "rows" else weights
     b = static_bounds(wts, w)
-    for r, t in enumerate(threads):
-        sb.work(t, kind, lo + int(b[r]), lo + int(b[r + 1]))
+    order = range(w) if load is None else np.argsort(load, kind="stable")
+    cum = np.concatenate([[0.0], np.cumsum(costs, dtype=np.float64)])
+    for blk, r in enumerate(order):
+        sb.work(threads[r], kind, lo + int(b[blk]), lo + int(b[blk + 1]))
+        if load is not None:
+            load[r] += cum[b[blk + 1]] - cum[b[blk]]

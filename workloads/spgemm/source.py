@@ -1,11 +1,11 @@
 """``SpgemmSource``: the ``OpSource`` of a SpGEMM run, and the metrics it reports after it.
 
 Stream s is produced by a numba generator (one per stream, created on first use) that writes
-ops into one chunk buffer shared by all streams and yields how many it wrote; the source
-copies them out at once, so at most one chunk per stream (what the engine has not taken yet)
-is held. The generators are deterministic and independent of the order the engine pulls
-them in: functional state they share (accumulators, hash tables) is rebuilt when another
-stream used it in between.
+ops into one chunk buffer shared by all streams and yields how many it wrote, at most the
+``max_ops`` asked for (emit.py); the source copies them out at once, so no stream holds ops
+between pulls beyond its generator's few scalars. The generators are deterministic and
+independent of the order the engine pulls them in: functional state they share (accumulators,
+hash tables) is rebuilt when another stream used it in between.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from workloads.spgemm import emit
 from workloads.spgemm.check import verify
 from workloads.spgemm.problem import Problem
 
-MakeGen = Callable[[int, np.ndarray, np.ndarray], Iterator[int]]
+MakeGen = Callable[[int, np.ndarray, np.ndarray, np.ndarray], Iterator[int]]
 
 
 class SpgemmSource:
@@ -33,6 +33,7 @@ class SpgemmSource:
         self.cap = cap
         self._make = make_gen
         self._buf = np.zeros(cap, OP_DTYPE)
+        self._ctl = np.array([cap - emit.RESERVE], np.int64)  # the generators' yield limit
         self._gens: list[Iterator[int] | None] = [None] * n_streams
         self._ended = np.zeros(n_streams, bool)
         self._left: list[np.ndarray | None] = [None] * n_streams
@@ -53,6 +54,7 @@ class SpgemmSource:
             return chunk
         if self._ended[s]:
             return empty(0)
+        self._ctl[0] = max(0, min(max_ops, self.cap) - emit.RESERVE)
         n = self._advance(s)
         if n == 0:
             return empty(0)
@@ -65,7 +67,7 @@ class SpgemmSource:
     def _advance(self, s: int) -> int:
         g = self._gens[s]
         if g is None:
-            g = self._gens[s] = self._make(s, self._buf, self.counters[s])
+            g = self._gens[s] = self._make(s, self._buf, self._ctl, self.counters[s])
         n = next(g, 0)
         if n == 0:
             self._ended[s] = True
@@ -75,6 +77,7 @@ class SpgemmSource:
     # ------------------------------------------------------------------ after the run
     def drain(self) -> None:
         """Generate (and discard) whatever the engine has not pulled: counters become final."""
+        self._ctl[0] = self.cap - emit.RESERVE
         for s in range(self.n_streams):
             self._left[s] = None
             while not self._ended[s]:
