@@ -101,10 +101,65 @@ def _synthetic_source(params: dict[str, Any], spec: MachineSpec, seed: int) -> O
     return SyntheticWorkload(seed=seed, **p, **mix).source()
 
 
+def _spgemm_target(spec: MachineSpec):
+    from sim.engine import channel_capacity
+    from workloads.spgemm import SpgemmTarget
+
+    return SpgemmTarget(cores=spec.cores, threads_per_core=spec.threads_per_core,
+                        sp_bytes=spec.sp_size, sp_banks=spec.sp_banks,
+                        line_bytes=min(64, spec.interleave_bytes),
+                        sp_interleave=spec.sp_interleave,
+                        dram_bytes=channel_capacity(spec) * spec.controllers)
+
+
+def _spgemm_params(node: Node, spec: MachineSpec) -> dict[str, Any]:
+    """Checked by the workload itself (unknown keys, dataflows, versions: one-line errors)."""
+    from sim.errors import UserError
+    from workloads.spgemm.common import parse_params
+
+    params = {k: v.plain() for k, v in node.value.items() if k != "kind"}
+    from workloads.spgemm import DATAFLOWS, SMASH_VERSIONS
+
+    try:
+        parse_params(params)
+    except UserError as e:
+        raise node.error(str(e)) from None
+    flow = node.get("dataflow")
+    if flow is None or flow.value not in DATAFLOWS:
+        where = flow or node
+        raise where.error(f"dataflow must be one of {', '.join(DATAFLOWS)}, got "
+                          f"{flow.value if flow else 'nothing'!r}")
+    version = node.get("version")
+    if version is not None and version.value not in SMASH_VERSIONS:
+        raise version.error(f"SMASH version must be one of {SMASH_VERSIONS}, got {version.value!r}")
+    return params
+
+
+def _spgemm_source(params: dict[str, Any], spec: MachineSpec, seed: int) -> OpSource:
+    from workloads.spgemm import make_spgemm
+
+    source, metrics = make_spgemm(params, _spgemm_target(spec))
+    source.metrics = metrics  # read after the run (run_resolved)
+    return source
+
+
 # kind -> (validate Node into params, build the op source)
 WORKLOADS: dict[str, tuple[Callable[[Node, MachineSpec], dict], Callable[..., OpSource]]] = {
     "synthetic": (_synthetic_params, _synthetic_source),
+    "spgemm": (_spgemm_params, _spgemm_source),
 }
+
+
+def _flat_numbers(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested workload metrics flattened to dotted keys (numbers, strings and booleans)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flat_numbers(v, key + "."))
+        elif isinstance(v, bool | int | float | str):
+            out[key] = v
+    return out
 
 
 def resolve_point(hardware: str, overrides: Mapping[str, Node] | None, workload: Node,
@@ -134,7 +189,7 @@ def run_resolved(point: ResolvedPoint, engine: str = "fast") -> dict[str, Any]:
     s = summarize(point.spec, stats)
     spec = point.spec
     peak_ops = spec.cores * spec.pipelines_per_core / (spec.cycle_ps * 1e-12)
-    return {
+    out = {
         "sim_time_ns": s["sim_time_ns"],
         "tiers": {k: {f: v[f] for f in ("bytes_read", "bytes_written", "bandwidth_gb_per_s",
                                         "peak_gb_per_s", "utilization")}
@@ -151,6 +206,10 @@ def run_resolved(point: ResolvedPoint, engine: str = "fast") -> dict[str, Any]:
         },
         "summary": s,
     }
+    workload_metrics = getattr(source, "metrics", None)
+    if callable(workload_metrics):
+        out["metrics"].update(_flat_numbers(workload_metrics()))
+    return out
 
 
 __all__ = ["ConfigError", "ResolvedPoint", "resolve_point", "run_resolved", "WORKLOADS"]
