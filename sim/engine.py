@@ -106,7 +106,7 @@ class _FastRun:
             "HS": (D, 2), "SL": (C * spec.dma_slots, 7), "JB": (C * jcap, K.N_JF),
             "JQ": (C, 2), "HD": (T, spec.max_handles, 2), "BAR": (C + D + 1, 5),
             "NODE": (C + spec.controllers_per_die,), "REFILL": (T,),
-            "TT": (2 * tt_leaves,),
+            "TT": (2 * tt_leaves,), "RDY": (T,),
         }
         assert tuple(shapes) == K.ARENA_NAMES
         off = K.N_SCALARS
@@ -173,14 +173,14 @@ class _FastRun:
 
     def run(self) -> MachineStats:
         S, TH, spec = self.S, self.TH, self.spec
-        TH[:, K.T_READY] = K.NEVER  # threads without a stream never issue
+        self.RDY[:] = K.NEVER  # threads without a stream never issue
         for s in range(self.source.n_streams):
             self._fill(s)
             if TH[s, K.T_LEN] == 0:
                 TH[s, K.T_FIN] = 1  # an empty stream takes no part in anything
             else:
                 TH[s, K.T_HAS] = 1
-                TH[s, K.T_READY] = 0
+                self.RDY[s] = 0
         # barrier participants are the threads with a non-empty stream
         self.BAR[:, 3] = 0
         C, D = spec.cores, spec.dies

@@ -62,11 +62,11 @@ from sim.machine.errors import (  # noqa: E402
 # offsets of the state arrays in the arena M (sim/engine.py lays them out)
 ARENA_NAMES = ("TH", "STALL", "TST", "POST", "PP", "HT", "HK", "HP", "RQ", "RQFREE",
                "LS", "BK", "AU", "DS", "TL", "SPF", "SPA", "SPS", "LT", "LU", "LF", "LC",
-               "L1S", "CORE", "HS", "SL", "JB", "JQ", "HD", "BAR", "NODE", "REFILL", "TT")
+               "L1S", "CORE", "HS", "SL", "JB", "JQ", "HD", "BAR", "NODE", "REFILL", "TT", "RDY")
 (P_O_TH, P_O_STALL, P_O_TST, P_O_POST, P_O_PP, P_O_HT, P_O_HK, P_O_HP, P_O_RQ,
  P_O_RQFREE, P_O_LS, P_O_BK, P_O_AU, P_O_DS, P_O_TL, P_O_SPF, P_O_SPA, P_O_SPS,
  P_O_LT, P_O_LU, P_O_LF, P_O_LC, P_O_L1S, P_O_CORE, P_O_HS, P_O_SL, P_O_JB, P_O_JQ, P_O_HD,
- P_O_BAR, P_O_NODE, P_O_REFILL, P_O_TT) = range(81, 81 + len(ARENA_NAMES))
+ P_O_BAR, P_O_NODE, P_O_REFILL, P_O_TT, P_O_RDY) = range(81, 81 + len(ARENA_NAMES))
 N_PARAMS = 81 + len(ARENA_NAMES)
 N_ST = 11  # stall categories
 
@@ -75,7 +75,7 @@ N_ST = 11  # stall categories
  S_NREFILL, S_TL_BIN, S_RQ_FREE_N, S_STARTED) = range(13)
 N_SCALARS = 13
 
-# thread fields (TH[t, f])
+# thread fields (TH[t, f]); ready times live apart in RDY[t] (the pick loop scans them)
 (T_READY, T_POS, T_LEN, T_EOS, T_HAS, T_FIN, T_OPIDX, T_DONE, T_BT, T_BCAT, T_WAITH,
  T_BAR, T_OPS, T_NEEDREF) = range(14)
 N_TF = 14
@@ -592,6 +592,7 @@ def _fail(P, M, code, th, opi):
 @njit(cache=True)
 def _job_chunk_done(P, M, slot, ack, ncpipes, nslots, tpc, ppc, cyc):
     """A DMA chunk's write is acknowledged at ack."""
+    oRDY = P[P_O_RDY]
     oHD = P[P_O_HD]
     oJB = P[P_O_JB]
     oJQ = P[P_O_JQ]
@@ -624,7 +625,7 @@ def _job_chunk_done(P, M, slot, ack, ncpipes, nslots, tpc, ppc, cyc):
             if dn > M[S_END]:
                 M[S_END] = dn
             if M[oTH + th * N_TF + T_FIN] == 0:
-                M[oTH + th * N_TF + T_READY] = dn
+                M[oRDY + th] = dn
                 _wake_pipe(P, M, _pipe_of(P, th, tpc, ppc), dn)
 
 
@@ -785,6 +786,7 @@ def _dma_step(P, M, CAL, e, t, ncpipes, nslots, jcap, tpc, ppc, total_ctrl):
 @njit(cache=True)
 def _issue(P, M, CAL, B, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl, jcap):
     """Thread th issues its next op at t on pipeline p of core c. <0 on error."""
+    oRDY = P[P_O_RDY]
     oBAR = P[P_O_BAR]
     oCORE = P[P_O_CORE]
     oHD = P[P_O_HD]
@@ -875,7 +877,7 @@ def _issue(P, M, CAL, B, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_c
                         M[oSTALL + th * N_ST + ST_CACHE] += dn - t - cyc
                         M[oTST + th * 2 + 0] += 1
                         M[oTST + th * 2 + 1] += dn - t
-                        M[oTH + th * N_TF + T_READY] = dn
+                        M[oRDY + th] = dn
                         M[oTH + th * N_TF + T_DONE] = dn
                         if dn > M[S_END]:
                             M[S_END] = dn
@@ -1054,11 +1056,11 @@ def _issue(P, M, CAL, B, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_c
                     if M[oTH + w * N_TF + T_FIN] == 1:
                         M[oBAR + inst * 5 + 4] += 1  # its stream ended at this barrier
                     else:
-                        M[oTH + w * N_TF + T_READY] = d
+                        M[oRDY + w] = d
                         if w != th:
                             _wake_pipe(P, M, _pipe_of(P, w, tpc, ppc), d)
             blocked = False
-            dn = M[oTH + th * N_TF + T_READY]
+            dn = M[oRDY + th]
     elif op == PIM:
         return _fail(P, M, E_PIM, th, opi)
     else:
@@ -1066,9 +1068,9 @@ def _issue(P, M, CAL, B, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_c
     M[oCORE + c * 3 + 0] += slots
     M[oTH + th * N_TF + T_OPS] += 1
     if blocked:
-        M[oTH + th * N_TF + T_READY] = NEVER
+        M[oRDY + th] = NEVER
     else:
-        M[oTH + th * N_TF + T_READY] = dn
+        M[oRDY + th] = dn
         M[oTH + th * N_TF + T_DONE] = dn
         if dn > M[S_END]:
             M[S_END] = dn
@@ -1093,10 +1095,11 @@ def _advance(P, M, th, tpc, ncores, cpd, dies):
 
 @njit(cache=True)
 def _finish(P, M, th, tpc, ncores, cpd, dies):
+    oRDY = P[P_O_RDY]
     oBAR = P[P_O_BAR]
     oTH = P[P_O_TH]
     M[oTH + th * N_TF + T_FIN] = 1
-    M[oTH + th * N_TF + T_READY] = NEVER
+    M[oRDY + th] = NEVER
     c = th // tpc
     for k in range(3):
         inst = c if k == 0 else (ncores + c // cpd if k == 1 else ncores + dies)
@@ -1115,6 +1118,7 @@ def _finish(P, M, th, tpc, ncores, cpd, dies):
 @njit(cache=True)
 def run_machine(P, M, CAL, DCAL, B):
     """Run until done (0), a refill is needed (1: REFILL[:S[S_NREFILL]]) or an error (<0)."""
+    oRDY = P[P_O_RDY]
     oTT = P[P_O_TT]
     oHP = P[P_O_HP]
     oHT = P[P_O_HT]
@@ -1228,7 +1232,7 @@ def run_machine(P, M, CAL, DCAL, B):
                 if dn > M[S_END]:
                     M[S_END] = dn
                 if M[oTH + th * N_TF + T_FIN] == 0:
-                    M[oTH + th * N_TF + T_READY] = dn
+                    M[oRDY + th] = dn
                     _wake_pipe(P, M, _pipe_of(P, th, tpc, ppc), dn)
             if M[oRQ + r * N_RF + R_LINE] >= 0:
                 _l1_insert(P, M, src_core, P[P_L1_SETS], P[P_L1_WAYS], M[oRQ + r * N_RF + R_LINE], dl)
@@ -1261,7 +1265,7 @@ def run_machine(P, M, CAL, DCAL, B):
             if i >= nt:
                 i -= nt
             th = t0 + i
-            rdy = M[oTH + th * N_TF + T_READY]
+            rdy = M[oRDY + th]
             if rdy > t:
                 continue  # also threads without a stream or finished: ready = NEVER
             pos = M[oTH + th * N_TF + T_POS]
@@ -1279,7 +1283,7 @@ def run_machine(P, M, CAL, DCAL, B):
                 if not free:
                     m = _align(mn, cyc)
                     M[oSTALL + th * N_ST + ST_POSTED] += m - rdy
-                    M[oTH + th * N_TF + T_READY] = m
+                    M[oRDY + th] = m
                     continue
             chosen = th
             M[oPP + p * 3 + PP_LAST] = i
@@ -1287,7 +1291,7 @@ def run_machine(P, M, CAL, DCAL, B):
         if chosen >= 0:
             th = chosen
             M[oPP + p * 3 + PP_BUSY] = t + cyc  # one issue per cycle (COMPUTE holds it longer)
-            M[oSTALL + th * N_ST + ST_ISSUE] += t - M[oTH + th * N_TF + T_READY]
+            M[oSTALL + th * N_ST + ST_ISSUE] += t - M[oRDY + th]
             rc = _issue(P, M, CAL, B, th, p, t, c, lp >= P[P_MTP], tpc, ppc, ncores, ncpipes, P[P_DIES] * P[P_CPDIE], jcap)
             if rc < 0:
                 return rc
@@ -1298,8 +1302,8 @@ def run_machine(P, M, CAL, DCAL, B):
         nxt = NEVER
         for k in range(nt):
             th = t0 + k
-            if M[oTH + th * N_TF + T_READY] < nxt:
-                nxt = M[oTH + th * N_TF + T_READY]
+            if M[oRDY + th] < nxt:
+                nxt = M[oRDY + th]
         if chosen >= 0 and nxt < t + cyc:
             nxt = t + cyc
         if nxt < NEVER:
