@@ -71,6 +71,32 @@ def pack_params(spec: MachineSpec, n_streams: int) -> np.ndarray:
     return P
 
 
+def xy_routes(mx: int, my: int) -> np.ndarray:
+    """Route table: row u * nodes + v = [hops, link, link, ...] of the XY route u -> v.
+
+    A link is numbered node * 4 + direction (0 +x, 1 -x, 2 +y, 3 -y) within its die.
+    """
+    nodes = mx * my
+    width = 1 + (mx - 1) + (my - 1)
+    rt = np.zeros((nodes * nodes, width), np.int64)
+    for u in range(nodes):
+        for v in range(nodes):
+            x, y = u % mx, u // mx
+            vx, vy = v % mx, v // mx
+            links = []
+            while x != vx:
+                d = 0 if vx > x else 1
+                links.append((y * mx + x) * 4 + d)
+                x += 1 if d == 0 else -1
+            while y != vy:
+                d = 2 if vy > y else 3
+                links.append((y * mx + x) * 4 + d)
+                y += 1 if d == 2 else -1
+            rt[u * nodes + v, 0] = len(links)
+            rt[u * nodes + v, 1:1 + len(links)] = links
+    return rt
+
+
 def channel_capacity(spec: MachineSpec) -> int:
     return spec.access_bytes << _fields(spec)["_total"][0]
 
@@ -92,6 +118,8 @@ class _FastRun:
         heap_cap = 4 * n_pipes * (spec.threads_per_mtp + 2) + rq_cap + 1024
         jcap = spec.threads_per_core * spec.max_handles
         tt_leaves = 1 << max(1, (n_pipes - 1).bit_length())
+        nodes = spec.mesh_x * spec.mesh_y
+        rt_w = 1 + (spec.mesh_x - 1) + (spec.mesh_y - 1)  # hop count, then the links
         nb = spec.banks_per_controller
         L = n_links(spec)
         shapes = {
@@ -106,7 +134,8 @@ class _FastRun:
             "HS": (D, 2), "SL": (C * spec.dma_slots, 7), "JB": (C * jcap, K.N_JF),
             "JQ": (C, 2), "HD": (T, spec.max_handles, 2), "BAR": (C + D + 1, 5),
             "NODE": (C + spec.controllers_per_die,), "REFILL": (T,),
-            "TT": (2 * tt_leaves,), "RDY": (T,),
+            "TT": (2 * tt_leaves,), "RDY": (T,), "RT": (nodes * nodes * rt_w,),
+            "POF": (T,), "PT": (n_pipes, 4),
         }
         assert tuple(shapes) == K.ARENA_NAMES
         off = K.N_SCALARS
@@ -125,6 +154,13 @@ class _FastRun:
         P[K.P_NTHREADS] = T
         P[K.P_ACTHOLD] = max(spec.RRD_S, -(-spec.FAW // 4))
         P[K.P_TT_LEAVES] = tt_leaves
+        P[K.P_RT_W] = rt_w
+        P[K.P_IL_SHIFT] = spec.interleave_bytes.bit_length() - 1
+        P[K.P_SP_IL_SHIFT] = spec.sp_interleave.bit_length() - 1
+        for n, what in ((spec.interleave_bytes, "memory interleave"),
+                        (spec.sp_interleave, "scratchpad interleave"), (spec.sp_banks, "scratchpad banks")):
+            if n & (n - 1):
+                raise MachineError(f"{what} must be a power of two, got {n}")
         self.P = P
         self.S = self.M[:K.N_SCALARS]
         self.S[K.S_TL_BIN] = spec.timeline_bin_ps
@@ -154,6 +190,17 @@ class _FastRun:
         if len(spec.core_nodes) != spec.cores_per_die:
             raise MachineError("core_nodes must list one node per core of a die")
         self.NODE[:] = list(spec.core_nodes) * spec.dies + list(spec.controller_nodes)
+        self.RT[:] = xy_routes(spec.mesh_x, spec.mesh_y).ravel()
+        # pipelines: (core, first thread, threads, is STP); threads: their pipeline
+        ppc, tpc, mt = spec.pipelines_per_core, spec.threads_per_core, spec.mtp * spec.threads_per_mtp
+        for p in range(C * ppc):
+            c, lp = divmod(p, ppc)
+            if lp < spec.mtp:
+                self.PT[p] = (c, c * tpc + lp * spec.threads_per_mtp, spec.threads_per_mtp, 0)
+            else:
+                self.PT[p] = (c, c * tpc + mt + lp - spec.mtp, 1, 1)
+            first, n = self.PT[p, 1], self.PT[p, 2]
+            self.POF[first:first + n] = p
         self.B = np.zeros((T, chunk), OP_DTYPE)  # each thread's buffered ops
         self.ops_total = 0
 

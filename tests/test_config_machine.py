@@ -70,7 +70,7 @@ def test_piuma_resolves_to_integers():
     assert (s.gateway_node, s.host_node) == (0, 3)
     assert (s.die_link_latency, s.die_link_bytes) == (100, 32)  # 100 ns / 1 ns; 32 GB/s x 1 ns
     assert (s.host_link_latency, s.host_link_bytes, s.host_latency) == (250, 16, 100)
-    assert s.calendar_slots == 65536
+    assert s.calendar_slots == 1 << 20
     assert (s.controllers_per_die, s.interleave_bytes, s.access_bytes) == (16, 64, 8)
     assert s.memory_preset == "piuma_ddr5_4400"
     assert s.tck_ps == 454  # 0.454 ns
@@ -274,9 +274,9 @@ CASES = [
     ("  gateway_node: 0", "  gateway_node: 99", "gateway_node: 99", "network.gateway_node",
      ["outside the 4x4 mesh"]),
     ("    node: 3", "    node: -1", "node: -1", "network.host.node", ["must be at least 0"]),
-    ("  calendar_slots: 65536", "  calendar_slots: 1000", "calendar_slots: 1000",
+    ("  calendar_slots: 1048576", "  calendar_slots: 1000", "calendar_slots: 1000",
      "network.calendar_slots", ["power of two"]),
-    ("  calendar_slots: 65536", "  calendar_slots: 1", "calendar_slots: 1", "network.calendar_slots",
+    ("  calendar_slots: 1048576", "  calendar_slots: 1", "calendar_slots: 1", "network.calendar_slots",
      ["at least 2"]),
     ("    link_bandwidth: 32 GB/s", "    link_bandwidth: 500 MB/s", "link_bandwidth: 500",
      "network.mesh.link_bandwidth", ["0.5 B per core cycle", "at least 1 B per cycle"]),

@@ -77,7 +77,7 @@ def test_bandwidth_grows_with_threads_obeys_littles_law_and_stays_under_peak(piu
         assert bw <= peak
         bws.append(bw)
     # more threads: more bandwidth until the memory saturates (never much less)
-    for a, b in zip(bws, bws[1:]):
+    for a, b in zip(bws, bws[1:], strict=False):
         assert b >= 0.95 * a
     assert bws[3] > 8 * bws[0]  # far from saturation, 64 threads do much more than one
     assert bws[-1] > 0.3 * peak  # and the full die gets near the memory's limit

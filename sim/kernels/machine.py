@@ -58,16 +58,17 @@ from sim.machine.errors import (  # noqa: E402
  P_CL, P_CWL, P_RCD, P_RP, P_RAS, P_RTP, P_WR, P_CCDL, P_RRD, P_FAW, P_BURST, P_AINT, P_ALAT,
  P_DSLOTS, P_DCHUNK, P_HANDLES, P_BAR0, P_BAR1, P_BAR2, P_NSTREAMS, P_CH_CAP,
  P_F_CO_S, P_F_CO_M, P_F_BG_S, P_F_BG_M, P_F_BA_S, P_F_BA_M, P_F_RA_S, P_F_RA_M,
- P_F_RO_S, P_F_RO_M, P_NLINKS, P_TL_BINS, P_CHUNK, P_L1_SETS1, P_JCAP, P_NTHREADS, P_ACTHOLD, P_TT_LEAVES) = range(81)
+ P_F_RO_S, P_F_RO_M, P_NLINKS, P_TL_BINS, P_CHUNK, P_L1_SETS1, P_JCAP, P_NTHREADS, P_ACTHOLD, P_TT_LEAVES, P_RT_W,
+ P_IL_SHIFT, P_SP_IL_SHIFT) = range(84)
 # offsets of the state arrays in the arena M (sim/engine.py lays them out)
 ARENA_NAMES = ("TH", "STALL", "TST", "POST", "PP", "HT", "HK", "HP", "RQ", "RQFREE",
                "LS", "BK", "AU", "DS", "TL", "SPF", "SPA", "SPS", "LT", "LU", "LF", "LC",
-               "L1S", "CORE", "HS", "SL", "JB", "JQ", "HD", "BAR", "NODE", "REFILL", "TT", "RDY")
+               "L1S", "CORE", "HS", "SL", "JB", "JQ", "HD", "BAR", "NODE", "REFILL", "TT", "RDY", "RT", "POF", "PT")
 (P_O_TH, P_O_STALL, P_O_TST, P_O_POST, P_O_PP, P_O_HT, P_O_HK, P_O_HP, P_O_RQ,
  P_O_RQFREE, P_O_LS, P_O_BK, P_O_AU, P_O_DS, P_O_TL, P_O_SPF, P_O_SPA, P_O_SPS,
  P_O_LT, P_O_LU, P_O_LF, P_O_LC, P_O_L1S, P_O_CORE, P_O_HS, P_O_SL, P_O_JB, P_O_JQ, P_O_HD,
- P_O_BAR, P_O_NODE, P_O_REFILL, P_O_TT, P_O_RDY) = range(81, 81 + len(ARENA_NAMES))
-N_PARAMS = 81 + len(ARENA_NAMES)
+ P_O_BAR, P_O_NODE, P_O_REFILL, P_O_TT, P_O_RDY, P_O_RT, P_O_POF, P_O_PT) = range(84, 84 + len(ARENA_NAMES))
+N_PARAMS = 84 + len(ARENA_NAMES)
 N_ST = 11  # stall categories
 
 # ---------------------------------------------------------------------------- scalars (S)
@@ -211,13 +212,10 @@ def _cal_advance(CAL, base, now_slot, W):
 
 # ---------------------------------------------------------------------------- network
 @njit(cache=True)
-def _link(P, M, CAL, link, a, nbytes, bpc, lat):
-    """Traverse one link from cycle a; returns the arrival cycle at its far end (or -1)."""
+def _link(P, M, CAL, link, a, nbytes, ser, lat, limit):
+    """Traverse one link from cycle a (ser slots); the arrival cycle at its far end, or -1."""
     oLS = P[P_O_LS]
-    ser = (nbytes + bpc - 1) // bpc
-    W = P[P_CAL]
-    limit = M[S_NOW] // P[P_CYCLE] + (W >> 1)
-    s = _cal_reserve(CAL, link, a, ser, limit, W)
+    s = _cal_reserve(CAL, link, a, ser, limit, P[P_CAL])
     if s < 0:
         return -1
     M[oLS + link * 3 + 0] += 1
@@ -227,19 +225,17 @@ def _link(P, M, CAL, link, a, nbytes, bpc, lat):
 
 
 @njit(cache=True)
-def _mesh(P, M, CAL, die, u, v, a, nbytes):
-    mx = P[P_MX]
-    nodes = mx * P[P_MY]
-    x, y = u % mx, u // mx
-    vx, vy = v % mx, v // mx
-    while x != vx and a >= 0:
-        d = 0 if vx > x else 1
-        a = _link(P, M, CAL, (die * nodes + y * mx + x) * 4 + d, a, nbytes, P[P_LINKB], P[P_HOP])
-        x += 1 if d == 0 else -1
-    while y != vy and a >= 0:
-        d = 2 if vy > y else 3
-        a = _link(P, M, CAL, (die * nodes + y * mx + x) * 4 + d, a, nbytes, P[P_LINKB], P[P_HOP])
-        y += 1 if d == 2 else -1
+def _mesh(P, M, CAL, die, u, v, a, nbytes, limit):
+    """XY route from node u to node v of a die (links from the route table RT)."""
+    oRT = P[P_O_RT]
+    nodes = P[P_MX] * P[P_MY]
+    ser = (nbytes + P[P_LINKB] - 1) // P[P_LINKB]
+    r = oRT + (u * nodes + v) * P[P_RT_W]
+    base = die * nodes * 4
+    for k in range(M[r]):
+        a = _link(P, M, CAL, base + M[r + 1 + k], a, nbytes, ser, P[P_HOP], limit)
+        if a < 0:
+            return -1
     return a
 
 
@@ -248,17 +244,19 @@ def _send(P, M, CAL, sdie, snode, ddie, dnode, t_ps, nbytes):
     """Deliver a packet sent at t_ps; returns the delivery time in ps (or -1: horizon)."""
     cyc = P[P_CYCLE]
     a = (t_ps + cyc - 1) // cyc
+    limit = M[S_NOW] // cyc + (P[P_CAL] >> 1)
     if sdie == ddie:
-        a = _mesh(P, M, CAL, sdie, snode, dnode, a, nbytes)
+        a = _mesh(P, M, CAL, sdie, snode, dnode, a, nbytes, limit)
     else:
         gw = P[P_GW]
-        a = _mesh(P, M, CAL, sdie, snode, gw, a, nbytes)
+        a = _mesh(P, M, CAL, sdie, snode, gw, a, nbytes, limit)
         if a >= 0:
             nodes = P[P_MX] * P[P_MY]
             link = P[P_DIES] * nodes * 4 + sdie * P[P_DIES] + ddie
-            a = _link(P, M, CAL, link, a, nbytes, P[P_DLB], P[P_DLAT])
+            ser = (nbytes + P[P_DLB] - 1) // P[P_DLB]
+            a = _link(P, M, CAL, link, a, nbytes, ser, P[P_DLAT], limit)
         if a >= 0:
-            a = _mesh(P, M, CAL, ddie, gw, dnode, a, nbytes)
+            a = _mesh(P, M, CAL, ddie, gw, dnode, a, nbytes, limit)
     if a < 0:
         return -1
     return a * cyc
@@ -273,7 +271,6 @@ def _sp_serve(P, M, core, addr, nbytes, is_write, is_atomic, t_ps):
     oSPS = P[P_O_SPS]
     clk = P[P_SP_CLK]
     r = (t_ps + clk - 1) // clk
-    il = P[P_SP_IL]
     banks = P[P_SP_BANKS]
     ports = P[P_SP_PORTS]
     bpc = P[P_SP_BPC]
@@ -281,9 +278,10 @@ def _sp_serve(P, M, core, addr, nbytes, is_write, is_atomic, t_ps):
     a = addr
     stop = addr + nbytes
     while a < stop:
-        piece_end = _min(stop, (a // il + 1) * il)
+        unit = a >> P[P_SP_IL_SHIFT]  # interleave and bank count are powers of two
+        piece_end = _min(stop, (unit + 1) << P[P_SP_IL_SHIFT])
         pb = piece_end - a
-        bank = (a // il) % banks
+        bank = unit & (banks - 1)
         # per bank: ports free times, then the start of its previous access (in-order issue)
         base = (core * banks + bank) * (ports + 1)
         best = 0
@@ -480,16 +478,6 @@ def _pp_set(P, M, p, t):
 
 
 @njit(cache=True)
-def _pipe_of(P, th, tpc, ppc):
-    c = th // tpc
-    loc = th - c * tpc
-    mt = P[P_MTP] * P[P_TPM]
-    if loc < mt:
-        return c * ppc + loc // P[P_TPM]
-    return c * ppc + P[P_MTP] + loc - mt
-
-
-@njit(cache=True)
 def _new_req(P, M, t_arr):
     """Allocate a request slot and schedule its ARRIVE event (id = creation order)."""
     oRQ = P[P_O_RQ]
@@ -555,19 +543,22 @@ def _host_path(P, M, CAL, die, node, t_ps, req_bytes, resp_bytes):
     cyc = P[P_CYCLE]
     nodes = P[P_MX] * P[P_MY]
     a = (t_ps + cyc - 1) // cyc
-    a = _mesh(P, M, CAL, die, node, P[P_HOSTN], a, req_bytes)
+    limit = M[S_NOW] // cyc + (P[P_CAL] >> 1)
+    a = _mesh(P, M, CAL, die, node, P[P_HOSTN], a, req_bytes, limit)
     if a < 0:
         return -1, -1
     base = P[P_DIES] * nodes * 4 + P[P_DIES] * P[P_DIES] + die * 2
-    a = _link(P, M, CAL, base, a, req_bytes, P[P_HLB], P[P_HLAT])
+    hlb = P[P_HLB]
+    a = _link(P, M, CAL, base, a, req_bytes, (req_bytes + hlb - 1) // hlb, P[P_HLAT], limit)
     if a < 0:
         return -1, -1
     arr = a
     a = a + P[P_HMEM]
-    a = _link(P, M, CAL, base + 1, a, resp_bytes, P[P_HLB], P[P_HLAT])
+    a = _link(P, M, CAL, base + 1, a, resp_bytes, (resp_bytes + hlb - 1) // hlb, P[P_HLAT],
+              limit)
     if a < 0:
         return -1, -1
-    a = _mesh(P, M, CAL, die, P[P_HOSTN], node, a, resp_bytes)
+    a = _mesh(P, M, CAL, die, P[P_HOSTN], node, a, resp_bytes, limit)
     if a < 0:
         return -1, -1
     return arr * cyc, a * cyc
@@ -576,9 +567,10 @@ def _host_path(P, M, CAL, die, node, t_ps, req_bytes, resp_bytes):
 @njit(cache=True)
 def _dram_target(P, addr, total_ctrl):
     """(controller, local address) of a global DRAM address."""
-    il = P[P_IL]
-    unit = addr // il
-    return unit % total_ctrl, (unit // total_ctrl) * il + addr % il
+    sh = P[P_IL_SHIFT]  # the interleave is a power of two
+    unit = addr >> sh
+    q, g = divmod(unit, total_ctrl)
+    return g, (q << sh) | (addr & (P[P_IL] - 1))
 
 
 @njit(cache=True)
@@ -626,7 +618,7 @@ def _job_chunk_done(P, M, slot, ack, ncpipes, nslots, tpc, ppc, cyc):
                 M[S_END] = dn
             if M[oTH + th * N_TF + T_FIN] == 0:
                 M[oRDY + th] = dn
-                _wake_pipe(P, M, _pipe_of(P, th, tpc, ppc), dn)
+                _wake_pipe(P, M, M[P[P_O_POF] + th], dn)
 
 
 @njit(cache=True)
@@ -1058,7 +1050,7 @@ def _issue(P, M, CAL, B, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_c
                     else:
                         M[oRDY + w] = d
                         if w != th:
-                            _wake_pipe(P, M, _pipe_of(P, w, tpc, ppc), d)
+                            _wake_pipe(P, M, M[P[P_O_POF] + w], d)
             blocked = False
             dn = M[oRDY + th]
     elif op == PIM:
@@ -1118,6 +1110,7 @@ def _finish(P, M, th, tpc, ncores, cpd, dies):
 @njit(cache=True)
 def run_machine(P, M, CAL, DCAL, B):
     """Run until done (0), a refill is needed (1: REFILL[:S[S_NREFILL]]) or an error (<0)."""
+    oPT = P[P_O_PT]
     oRDY = P[P_O_RDY]
     oTT = P[P_O_TT]
     oHP = P[P_O_HP]
@@ -1233,7 +1226,7 @@ def run_machine(P, M, CAL, DCAL, B):
                     M[S_END] = dn
                 if M[oTH + th * N_TF + T_FIN] == 0:
                     M[oRDY + th] = dn
-                    _wake_pipe(P, M, _pipe_of(P, th, tpc, ppc), dn)
+                    _wake_pipe(P, M, M[P[P_O_POF] + th], dn)
             if M[oRQ + r * N_RF + R_LINE] >= 0:
                 _l1_insert(P, M, src_core, P[P_L1_SETS], P[P_L1_WAYS], M[oRQ + r * N_RF + R_LINE], dl)
             M[oRQFREE + M[S_RQ_FREE_N]] = r
@@ -1250,14 +1243,11 @@ def run_machine(P, M, CAL, DCAL, B):
                 return rc
             _pp_set(P, M, p, M[oPP + p * 3 + PP_NEXT])
             continue
-        c = p // ppc
-        lp = p - c * ppc
-        if lp < P[P_MTP]:
-            t0 = c * tpc + lp * P[P_TPM]
-            nt = P[P_TPM]
-        else:
-            t0 = c * tpc + P[P_MTP] * P[P_TPM] + (lp - P[P_MTP])
-            nt = 1
+        # the pipeline's core, first thread, thread count, STP flag (table PT)
+        c = M[oPT + p * 4]
+        t0 = M[oPT + p * 4 + 1]
+        nt = M[oPT + p * 4 + 2]
+        is_stp = M[oPT + p * 4 + 3] == 1
         chosen = -1
         start = M[oPP + p * 3 + PP_LAST] + 1
         for k in range(nt):
@@ -1292,7 +1282,7 @@ def run_machine(P, M, CAL, DCAL, B):
             th = chosen
             M[oPP + p * 3 + PP_BUSY] = t + cyc  # one issue per cycle (COMPUTE holds it longer)
             M[oSTALL + th * N_ST + ST_ISSUE] += t - M[oRDY + th]
-            rc = _issue(P, M, CAL, B, th, p, t, c, lp >= P[P_MTP], tpc, ppc, ncores, ncpipes, P[P_DIES] * P[P_CPDIE], jcap)
+            rc = _issue(P, M, CAL, B, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, P[P_DIES] * P[P_CPDIE], jcap)
             if rc < 0:
                 return rc
             rc = _advance(P, M, th, tpc, ncores, cpd, dies)
