@@ -89,7 +89,7 @@ def test_bytes_issued_equal_bytes_served_in_every_tier(piuma):
     cap = channel_capacity(spec) * spec.controllers
     want = {"dram_r": 0, "dram_w": 0, "sp_r": 0, "sp_w": 0, "host_r": 0, "host_w": 0}
     streams = []
-    for s in range(0, spec.threads, 37):
+    for _s in range(0, spec.threads, 37):
         ops = []
         for _ in range(40):
             k = int(rng.integers(8))
