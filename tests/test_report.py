@@ -33,10 +33,11 @@ def test_run_writes_csv_plots_and_both_reports_and_report_rebuilds_them(tmp_path
     res = invoke("run", FIX / "basic.yaml", "--out", out, "--jobs", 1)
     assert res.exit_code == 0, (res.output, res.exception)
     assert res.output.splitlines()[0] == "membound run: basic, 9 points; running 9 in this process"
-    assert "  hardware.memory.controllers_per_die  workload.size  sim_time_ns  speedup  status" \
-        in res.output
-    assert "                                    4            300     7,600.00    3.961  ok" \
-        in res.output
+    assert ("  hardware.memory.controllers_per_die  workload.size  sim_time_ns  dram GB/s  "
+            "scratchpad GB/s  speedup  status") in res.output
+    # the fake engine: 10 GB/s x controllers dram (bytes / time), twice that in scratchpads
+    assert ("                                    4            300     7,600.00      39.47"
+            "            78.95    3.961  ok") in res.output
     assert f"wrote {out}/results.sqlite, {out}/results.csv, {out}/report.md, {out}/report.html " \
            f"and 7 plots in {out}/plots" in res.output
 
