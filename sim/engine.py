@@ -135,7 +135,7 @@ class _FastRun:
             "JQ": (C, 2), "HD": (T, spec.max_handles, 2), "BAR": (C + D + 1, 5),
             "NODE": (C + spec.controllers_per_die,), "REFILL": (T,),
             "TT": (2 * tt_leaves,), "RDY": (T,), "RT": (nodes * nodes * rt_w,),
-            "POF": (T,), "PT": (n_pipes, 4),
+            "POF": (T,), "PT": (n_pipes, 4), "DIE": (C,), "GDIE": (M,), "GNODE": (M,),
         }
         assert tuple(shapes) == K.ARENA_NAMES
         off = K.N_SCALARS
@@ -191,6 +191,9 @@ class _FastRun:
             raise MachineError("core_nodes must list one node per core of a die")
         self.NODE[:] = list(spec.core_nodes) * spec.dies + list(spec.controller_nodes)
         self.RT[:] = xy_routes(spec.mesh_x, spec.mesh_y).ravel()
+        self.DIE[:] = np.arange(C) // spec.cores_per_die
+        self.GDIE[:] = np.arange(M) // spec.controllers_per_die
+        self.GNODE[:] = np.array(spec.controller_nodes)[np.arange(M) % spec.controllers_per_die]
         # pipelines: (core, first thread, threads, is STP); threads: their pipeline
         ppc, tpc, mt = spec.pipelines_per_core, spec.threads_per_core, spec.mtp * spec.threads_per_mtp
         for p in range(C * ppc):

@@ -63,18 +63,20 @@ from sim.machine.errors import (  # noqa: E402
 # offsets of the state arrays in the arena M (sim/engine.py lays them out)
 ARENA_NAMES = ("TH", "STALL", "TST", "POST", "PP", "HT", "HK", "HP", "RQ", "RQFREE",
                "LS", "BK", "AU", "DS", "TL", "SPF", "SPA", "SPS", "LT", "LU", "LF", "LC",
-               "L1S", "CORE", "HS", "SL", "JB", "JQ", "HD", "BAR", "NODE", "REFILL", "TT", "RDY", "RT", "POF", "PT")
+               "L1S", "CORE", "HS", "SL", "JB", "JQ", "HD", "BAR", "NODE", "REFILL", "TT", "RDY", "RT", "POF", "PT",
+               "DIE", "GDIE", "GNODE")
 (P_O_TH, P_O_STALL, P_O_TST, P_O_POST, P_O_PP, P_O_HT, P_O_HK, P_O_HP, P_O_RQ,
  P_O_RQFREE, P_O_LS, P_O_BK, P_O_AU, P_O_DS, P_O_TL, P_O_SPF, P_O_SPA, P_O_SPS,
  P_O_LT, P_O_LU, P_O_LF, P_O_LC, P_O_L1S, P_O_CORE, P_O_HS, P_O_SL, P_O_JB, P_O_JQ, P_O_HD,
- P_O_BAR, P_O_NODE, P_O_REFILL, P_O_TT, P_O_RDY, P_O_RT, P_O_POF, P_O_PT) = range(84, 84 + len(ARENA_NAMES))
+ P_O_BAR, P_O_NODE, P_O_REFILL, P_O_TT, P_O_RDY, P_O_RT, P_O_POF, P_O_PT,
+ P_O_DIE, P_O_GDIE, P_O_GNODE) = range(84, 84 + len(ARENA_NAMES))
 N_PARAMS = 84 + len(ARENA_NAMES)
 N_ST = 11  # stall categories
 
 # ---------------------------------------------------------------------------- scalars (S)
 (S_NOW, S_SEQ, S_HEAP_N, S_END, S_CAL_BASE, S_DCAL_BASE, S_ERR, S_ERR_TH, S_ERR_OP,
- S_NREFILL, S_TL_BIN, S_RQ_FREE_N, S_STARTED) = range(13)
-N_SCALARS = 13
+ S_NREFILL, S_TL_BIN, S_RQ_FREE_N, S_STARTED, S_NOWC, S_NOWD) = range(15)
+N_SCALARS = 15
 
 # thread fields (TH[t, f]); ready times live apart in RDY[t] (the pick loop scans them)
 (T_READY, T_POS, T_LEN, T_EOS, T_HAS, T_FIN, T_OPIDX, T_DONE, T_BT, T_BCAT, T_WAITH,
@@ -244,7 +246,7 @@ def _send(P, M, CAL, sdie, snode, ddie, dnode, t_ps, nbytes):
     """Deliver a packet sent at t_ps; returns the delivery time in ps (or -1: horizon)."""
     cyc = P[P_CYCLE]
     a = (t_ps + cyc - 1) // cyc
-    limit = M[S_NOW] // cyc + (P[P_CAL] >> 1)
+    limit = M[S_NOWC] + (P[P_CAL] >> 1)
     if sdie == ddie:
         a = _mesh(P, M, CAL, sdie, snode, dnode, a, nbytes, limit)
     else:
@@ -341,7 +343,7 @@ def _dram_access(P, M, DCAL, ctrl, acc, e, is_write, nbytes_here):
     bank = ctrl * nb + (ra * P[P_BGS] + bg) * P[P_BPG] + ba
     rk = ctrl * P[P_RANKS] + ra
     W = P[P_CAL]
-    limit = M[S_NOW] // P[P_TCK] + (W >> 1)
+    limit = M[S_NOWD] + (W >> 1)
     # bank state: 0 open row, 1 col_ok, 2 pre_ok, 3 act_ok
     if M[oBK + bank * 4 + 0] == row:
         col = _max(e, M[oBK + bank * 4 + 1])
@@ -543,7 +545,7 @@ def _host_path(P, M, CAL, die, node, t_ps, req_bytes, resp_bytes):
     cyc = P[P_CYCLE]
     nodes = P[P_MX] * P[P_MY]
     a = (t_ps + cyc - 1) // cyc
-    limit = M[S_NOW] // cyc + (P[P_CAL] >> 1)
+    limit = M[S_NOWC] + (P[P_CAL] >> 1)
     a = _mesh(P, M, CAL, die, node, P[P_HOSTN], a, req_bytes, limit)
     if a < 0:
         return -1, -1
@@ -635,8 +637,7 @@ def _dma_step(P, M, CAL, e, t, ncpipes, nslots, jcap, tpc, ppc, total_ctrl):
     hdr = P[P_HDR]
     il = P[P_IL]
     p = ncpipes + e
-    ncores = P[P_DIES] * P[P_CPD]
-    die = e // P[P_CPD]
+    die = M[P[P_O_DIE] + e]
     node = M[oNODE + e]
     chosen = -1
     start = M[oPP + p * 3 + PP_LAST] + 1
@@ -689,7 +690,7 @@ def _dma_step(P, M, CAL, e, t, ncpipes, nslots, jcap, tpc, ppc, total_ctrl):
                     M[S_END] = end
             elif ssp == DRAM:
                 g, la = _dram_target(P, src, total_ctrl)
-                ta = _send(P, M, CAL, die, node, g // P[P_CPDIE], M[oNODE + ncores + g % P[P_CPDIE]], t, hdr)
+                ta = _send(P, M, CAL, die, node, M[P[P_O_GDIE] + g], M[P[P_O_GNODE] + g], t, hdr)
                 if ta < 0:
                     return _fail(P, M, E_HORIZON, M[oJB + j * N_JF + J_TH], -1)
                 r = _new_req(P, M, ta)
@@ -735,12 +736,12 @@ def _dma_step(P, M, CAL, e, t, ncpipes, nslots, jcap, tpc, ppc, total_ctrl):
             else:
                 if dsp == DRAM:
                     g, la = _dram_target(P, dst, total_ctrl)
-                    ddie = g // P[P_CPDIE]
-                    dnode = M[oNODE + ncores + g % P[P_CPDIE]]
+                    ddie = M[P[P_O_GDIE] + g]
+                    dnode = M[P[P_O_GNODE] + g]
                     tgt_kind = TGT_DRAM
                     tgt = g
                 else:
-                    ddie = dcore // P[P_CPD]
+                    ddie = M[P[P_O_DIE] + dcore]
                     dnode = M[oNODE + dcore]
                     tgt_kind = TGT_SP
                     tgt = dcore
@@ -803,7 +804,7 @@ def _issue(P, M, CAL, B, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_c
     tcore = B[th, pos]['core']
     size = B[th, pos]['size']
     addr = B[th, pos]['addr']
-    die = c // P[P_CPD]
+    die = M[P[P_O_DIE] + c]
     node = M[oNODE + c]
     dn = t + cyc
     slots = 1
@@ -843,7 +844,7 @@ def _issue(P, M, CAL, B, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_c
                 if addr < 0 or addr + size > P[P_SP_SIZE]:
                     return _fail(P, M, E_SP_RANGE, th, opi)
                 tgt = tcore
-                ddie = tcore // P[P_CPD]
+                ddie = M[P[P_O_DIE] + tcore]
                 dnode = M[oNODE + tcore]
                 la = addr
                 nbytes = size
@@ -855,8 +856,8 @@ def _issue(P, M, CAL, B, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_c
                 if addr % il + size > il:
                     return _fail(P, M, E_INTERLEAVE, th, opi)
                 tgt, la = _dram_target(P, addr, total_ctrl)
-                ddie = tgt // P[P_CPDIE]
-                dnode = M[oNODE + ncores + tgt % P[P_CPDIE]]
+                ddie = M[P[P_O_GDIE] + tgt]
+                dnode = M[P[P_O_GNODE] + tgt]
                 nbytes = size
                 line_id = -1
                 if op == LOAD and (sub & FLAG_BYPASS) == 0 and P[P_L1_SETS] > 0:
@@ -1164,6 +1165,8 @@ def run_machine(P, M, CAL, DCAL, B):
         else:
             break
         M[S_NOW] = t
+        M[S_NOWC] = t // cyc  # the current event in core cycles and DRAM clocks
+        M[S_NOWD] = t // P[P_TCK]
         # recycle calendar slots that lie wholly in the past
         if t // cyc >= M[S_CAL_BASE] + (W >> 2):
             M[S_CAL_BASE] = _cal_advance(CAL, M[S_CAL_BASE], t // cyc, W)
@@ -1183,17 +1186,18 @@ def run_machine(P, M, CAL, DCAL, B):
             if to_sp:
                 end = _sp_serve(P, M, tgt, M[oRQ + r * N_RF + R_ADDR], nbytes, is_write, is_atomic, t)
                 resp_at = end
-                tdie = tgt // cpd
+                tdie = M[P[P_O_DIE] + tgt]
                 tnode = M[oNODE + tgt]
             else:
                 end, resp_at = _dram_serve(P, M, DCAL, tgt, M[oRQ + r * N_RF + R_ADDR], nbytes, is_write, is_atomic, t)
                 if end < 0:
                     return _fail(P, M, E_HORIZON, th, -1)
-                tdie = tgt // P[P_CPDIE]
-                tnode = M[oNODE + ncores + tgt % P[P_CPDIE]]
+                tdie = M[P[P_O_GDIE] + tgt]
+                tnode = M[P[P_O_GNODE] + tgt]
             data_back = kind == K_LOAD or kind == K_ATOMIC or kind == K_DMA_READ
             rb = hdr + (nbytes if data_back else 0)
-            dl = _send(P, M, CAL, tdie, tnode, src_core // cpd, M[oNODE + src_core], resp_at, rb)
+            dl = _send(P, M, CAL, tdie, tnode, M[P[P_O_DIE] + src_core], M[oNODE + src_core],
+                       resp_at, rb)
             if dl < 0:
                 return _fail(P, M, E_HORIZON, th, -1)
             if end > M[S_END]:
