@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 NEVER = np.int64(1) << np.int64(62)
 
@@ -171,32 +172,44 @@ def _pop(P, M):
 # ---------------------------------------------------------------------------- calendars
 @njit(cache=True)
 def _cal_reserve(CAL, row, a, ser, limit, W):
-    """First ser consecutive free slots at or after a in calendar row; -1 past limit."""
+    """First ser consecutive free slots at or after a in calendar row; -1 past limit.
+
+    Busy and free runs are measured a word at a time with trailing-zero counts: under
+    saturation a search crosses hundreds of busy slots.
+    """
     mask = W - 1
     s = a
     while True:
         if s + ser - 1 > limit:
             return -1
-        ok = True
-        k = 0
-        while k < ser:
-            pos = (s + k) & mask
-            w = CAL[row, pos >> 6]
-            if w == np.uint64(0xFFFFFFFFFFFFFFFF):
-                # whole word busy: skip to the next word boundary
-                s = s + k + (64 - (pos & 63))
-                ok = False
+        pos = s & mask
+        bit = pos & 63
+        w = CAL[row, pos >> 6] >> np.uint64(bit)  # slot s is bit 0; bits past the word are 0
+        avail = 64 - bit
+        if w & np.uint64(1):
+            s += np.int64(trailing_zeros(~w))  # skip the busy run (stops at the word's end)
+            continue
+        run = avail if w == np.uint64(0) else _min(np.int64(trailing_zeros(w)), avail)
+        if run < ser and run < avail:
+            s += run + np.int64(trailing_zeros(~(w >> np.uint64(run))))  # past the busy run after it
+            continue
+        q = s + run
+        while run < ser:  # the free run reaches the word's end: follow it into the next
+            w2 = CAL[row, (q & mask) >> 6]
+            if w2 == np.uint64(0):
+                run += 64
+                q += 64
+            else:
+                z = np.int64(trailing_zeros(w2))
+                run += z
+                q += z
                 break
-            if (w >> np.uint64(pos & 63)) & np.uint64(1):
-                s = s + k + 1
-                ok = False
-                break
-            k += 1
-        if ok:
+        if run >= ser:
             for k in range(ser):
-                pos = (s + k) & mask
-                CAL[row, pos >> 6] |= np.uint64(1) << np.uint64(pos & 63)
+                p2 = (s + k) & mask
+                CAL[row, p2 >> 6] |= np.uint64(1) << np.uint64(p2 & 63)
             return s
+        s = q  # a busy slot: the next iteration skips its run
 
 
 @njit(cache=True)
