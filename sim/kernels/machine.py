@@ -170,7 +170,7 @@ def _pop(P, M):
 
 
 # ---------------------------------------------------------------------------- calendars
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _cal_reserve(CAL, row, a, ser, limit, W):
     """First ser consecutive free slots at or after a in calendar row; -1 past limit.
 
@@ -226,7 +226,7 @@ def _cal_advance(CAL, base, now_slot, W):
 
 
 # ---------------------------------------------------------------------------- network
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _link(P, M, CAL, link, a, nbytes, ser, lat, limit):
     """Traverse one link from cycle a (ser slots); the arrival cycle at its far end, or -1."""
     oLS = P[P_O_LS]
