@@ -119,7 +119,7 @@ def _align(t, p):
 
 
 # ---------------------------------------------------------------------------- event heap
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _push(P, M, t, key, payload):
     oHK = P[P_O_HK]
     oHP = P[P_O_HP]
@@ -140,7 +140,7 @@ def _push(P, M, t, key, payload):
     M[S_HEAP_N] = n + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _pop(P, M):
     oHK = P[P_O_HK]
     oHP = P[P_O_HP]
@@ -239,7 +239,7 @@ def _link(P, M, CAL, link, a, nbytes, ser, lat, limit):
     return s + ser - 1 + lat
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _mesh(P, M, CAL, die, u, v, a, nbytes, limit):
     """XY route from node u to node v of a die (links from the route table RT)."""
     oRT = P[P_O_RT]
@@ -443,7 +443,7 @@ def _dram_serve(P, M, DCAL, ctrl, laddr, nbytes, is_write, is_atomic, t_ps):
 
 
 # ---------------------------------------------------------------------------- helpers
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _stall_split(P, M, th, cat, t, dn, cyc, net):
     oSTALL = P[P_O_STALL]
     total = dn - t - cyc
@@ -453,7 +453,7 @@ def _stall_split(P, M, th, cat, t, dn, cyc, net):
     M[oSTALL + th * N_ST + cat] += total - net
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _wake_pipe(P, M, p, r):
     """Something on pipeline p is ready at r: make sure p has an event by then."""
     oPP = P[P_O_PP]
@@ -462,7 +462,7 @@ def _wake_pipe(P, M, p, r):
         _pp_set(P, M, p, t)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _pp_set(P, M, p, t):
     """Set pipeline p's next event time and replay its path of the tournament tree.
 
@@ -492,7 +492,7 @@ def _pp_set(P, M, p, t):
         i >>= 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _new_req(P, M, t_arr):
     """Allocate a request slot and schedule its ARRIVE event (id = creation order)."""
     oRQ = P[P_O_RQ]
