@@ -13,7 +13,7 @@ import numpy as np
 from sim.kernels import machine as K
 from sim.machine.errors import ERROR_TEXT, MachineError
 from sim.machine.model import MachineSpec
-from sim.machine.stats import N_STALL, MachineStats, n_links
+from sim.machine.stats import N_STALL, TIMELINE_ROWS, MachineStats, n_links
 from workloads.ops import OP_DTYPE, OpSource
 
 DEFAULT_CHUNK = 512
@@ -127,7 +127,7 @@ class _FastRun:
             "POST": (T, spec.max_posted), "PP": (n_pipes, 3),
             "HT": (heap_cap,), "HK": (heap_cap,), "HP": (heap_cap,), "RQ": (rq_cap, K.N_RF),
             "RQFREE": (rq_cap,), "LS": (L, 3), "BK": (M * nb, 4),
-            "AU": (M,), "DS": (M, 6), "TL": (M, spec.timeline_bins),
+            "AU": (M,), "DS": (M, 6), "TL": (M + len(TIMELINE_ROWS), spec.timeline_bins),
             "SPF": (C * spec.sp_banks * (spec.sp_ports + 1),), "SPA": (C, 2), "SPS": (C, 4),
             "LT": (C, max(sets, 1), spec.l1_ways), "LU": (C, max(sets, 1), spec.l1_ways),
             "LF": (C, max(sets, 1), spec.l1_ways), "LC": (C,), "L1S": (C, 2), "CORE": (C, 3),
@@ -281,7 +281,7 @@ class _FastRun:
             l1_hits=self.L1S[:, 0].copy(), l1_misses=self.L1S[:, 1].copy(),
             dma_jobs=self.CORE[:, 1].copy(), dma_bytes=self.CORE[:, 2].copy(),
             load_count=self.TST[:, 0].copy(), load_latency_ps=self.TST[:, 1].copy(),
-            timeline_bin_ps=int(self.S[K.S_TL_BIN]), dram_timeline=self.TL.copy(),
+            timeline_bin_ps=int(self.S[K.S_TL_BIN]), timeline=self.TL.copy(),
         )
 
 

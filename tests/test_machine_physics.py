@@ -13,6 +13,8 @@ import pytest
 
 from sim.config.machine import load_machine_config
 from sim.engine import channel_capacity, run_machine
+from sim.machine.stats import timeline_row
+from sim.machine.summary import link_classes
 from workloads import ops as O
 from workloads.ops import ArrayStreams
 from workloads.synthetic import SyntheticWorkload
@@ -135,5 +137,9 @@ def test_bytes_issued_equal_bytes_served_in_every_tier(piuma):
     assert st.sp_bytes_written.sum() == want["sp_w"]
     assert st.host_bytes_read.sum() == want["host_r"]
     assert st.host_bytes_written.sum() == want["host_w"]
-    # every DRAM byte also lands in the timeline exactly once
-    assert st.dram_timeline.sum() == want["dram_r"] + want["dram_w"]
+    # every byte also lands in its timeline exactly once
+    assert st.timeline[:spec.controllers].sum() == want["dram_r"] + want["dram_w"]
+    assert st.timeline[timeline_row(spec, "scratchpad")].sum() == want["sp_r"] + want["sp_w"]
+    assert st.timeline[timeline_row(spec, "host")].sum() == want["host_r"] + want["host_w"]
+    mesh = link_classes(spec)["mesh"]
+    assert st.timeline[timeline_row(spec, "mesh")].sum() == st.link_bytes[mesh].sum()

@@ -225,14 +225,33 @@ def _cal_advance(CAL, base, now_slot, W):
     return base
 
 
+@njit(cache=True)
+def _tl_add(P, M, row, t_ps, nbytes):
+    """Add bytes to a timeline row at t_ps; past the last bin, merge bin pairs (width x2)."""
+    oTL = P[P_O_TL]
+    nbins = P[P_TL_BINS]
+    rows = P[P_DIES] * P[P_CPDIE] + 4
+    while t_ps // M[S_TL_BIN] >= nbins:
+        for c in range(rows):
+            for i in range(nbins):
+                v = M[oTL + c * nbins + i]
+                M[oTL + c * nbins + i] = 0
+                M[oTL + c * nbins + i // 2] += v
+        M[S_TL_BIN] *= 2
+    M[oTL + row * nbins + t_ps // M[S_TL_BIN]] += nbytes
+
+
 # ---------------------------------------------------------------------------- network
 @njit(cache=True, inline="always")
-def _link(P, M, CAL, link, a, nbytes, ser, lat, limit):
-    """Traverse one link from cycle a (ser slots); the arrival cycle at its far end, or -1."""
+def _link(P, M, CAL, link, a, nbytes, ser, lat, limit, row):
+    """Traverse one link from cycle a (ser slots); the arrival cycle at its far end, or -1.
+    row: the timeline row its bytes go to (-1: none, host links)."""
     oLS = P[P_O_LS]
     s = _cal_reserve(CAL, link, a, ser, limit, P[P_CAL])
     if s < 0:
         return -1
+    if row >= 0:
+        _tl_add(P, M, row, M[S_NOW], nbytes)
     M[oLS + link * 3 + 0] += 1
     M[oLS + link * 3 + 1] += nbytes
     M[oLS + link * 3 + 2] += ser
@@ -248,7 +267,8 @@ def _mesh(P, M, CAL, die, u, v, a, nbytes, limit):
     r = oRT + (u * nodes + v) * P[P_RT_W]
     base = die * nodes * 4
     for k in range(M[r]):
-        a = _link(P, M, CAL, base + M[r + 1 + k], a, nbytes, ser, P[P_HOP], limit)
+        a = _link(P, M, CAL, base + M[r + 1 + k], a, nbytes, ser, P[P_HOP], limit,
+                  P[P_DIES] * P[P_CPDIE] + 2)
         if a < 0:
             return -1
     return a
@@ -269,7 +289,8 @@ def _send(P, M, CAL, sdie, snode, ddie, dnode, t_ps, nbytes):
             nodes = P[P_MX] * P[P_MY]
             link = P[P_DIES] * nodes * 4 + sdie * P[P_DIES] + ddie
             ser = (nbytes + P[P_DLB] - 1) // P[P_DLB]
-            a = _link(P, M, CAL, link, a, nbytes, ser, P[P_DLAT], limit)
+            a = _link(P, M, CAL, link, a, nbytes, ser, P[P_DLAT], limit,
+                      P[P_DIES] * P[P_CPDIE] + 3)
         if a >= 0:
             a = _mesh(P, M, CAL, ddie, gw, dnode, a, nbytes, limit)
     if a < 0:
@@ -328,6 +349,7 @@ def _sp_serve(P, M, core, addr, nbytes, is_write, is_atomic, t_ps):
             end = e
         a = piece_end
     M[oSPS + core * 4 + 2] += 1
+    _tl_add(P, M, P[P_DIES] * P[P_CPDIE], t_ps, 2 * nbytes if is_atomic else nbytes)
     if is_atomic:
         M[oSPS + core * 4 + 3] += 1
         M[oSPS + core * 4 + 0] += nbytes
@@ -345,7 +367,6 @@ def _dram_access(P, M, DCAL, ctrl, acc, e, is_write, nbytes_here):
     """Serve one access (index acc within the channel) ready at DRAM clock e; end clock."""
     oBK = P[P_O_BK]
     oDS = P[P_O_DS]
-    oTL = P[P_O_TL]
     co_s = P[P_F_CO_S]  # unused: the column only selects data within the open row
     bg = (acc >> P[P_F_BG_S]) & P[P_F_BG_M]
     ba = (acc >> P[P_F_BA_S]) & P[P_F_BA_M]
@@ -386,17 +407,8 @@ def _dram_access(P, M, DCAL, ctrl, acc, e, is_write, nbytes_here):
         M[oBK + bank * 4 + 2] = _max(M[oBK + bank * 4 + 2], cissue + P[P_RTP])
     end = d + P[P_BURST]
     M[oDS + ctrl * 6 + 3] += 1
-    # timeline: bytes of this access at its end time (bins merge pairwise when full)
-    t_ps = end * P[P_TCK]
-    nbins = P[P_TL_BINS]
-    while t_ps // M[S_TL_BIN] >= nbins:
-        for c in range(P[P_DIES] * P[P_CPDIE]):
-            for i in range(nbins):
-                v = M[oTL + c * P[P_TL_BINS] + i]
-                M[oTL + c * P[P_TL_BINS] + i] = 0
-                M[oTL + c * P[P_TL_BINS] + i // 2] += v
-        M[S_TL_BIN] *= 2
-    M[oTL + ctrl * P[P_TL_BINS] + t_ps // M[S_TL_BIN]] += nbytes_here
+    # timeline: bytes of this access at its end time
+    _tl_add(P, M, ctrl, end * P[P_TCK], nbytes_here)
     return end
 
 
@@ -559,18 +571,21 @@ def _host_path(P, M, CAL, die, node, t_ps, req_bytes, resp_bytes):
     nodes = P[P_MX] * P[P_MY]
     a = (t_ps + cyc - 1) // cyc
     limit = M[S_NOWC] + (P[P_CAL] >> 1)
+    # host payload bytes, both ways, at the issue
+    _tl_add(P, M, P[P_DIES] * P[P_CPDIE] + 1, M[S_NOW], req_bytes + resp_bytes - 2 * P[P_HDR])
     a = _mesh(P, M, CAL, die, node, P[P_HOSTN], a, req_bytes, limit)
     if a < 0:
         return -1, -1
     base = P[P_DIES] * nodes * 4 + P[P_DIES] * P[P_DIES] + die * 2
     hlb = P[P_HLB]
-    a = _link(P, M, CAL, base, a, req_bytes, (req_bytes + hlb - 1) // hlb, P[P_HLAT], limit)
+    a = _link(P, M, CAL, base, a, req_bytes, (req_bytes + hlb - 1) // hlb, P[P_HLAT], limit,
+              -1)
     if a < 0:
         return -1, -1
     arr = a
     a = a + P[P_HMEM]
     a = _link(P, M, CAL, base + 1, a, resp_bytes, (resp_bytes + hlb - 1) // hlb, P[P_HLAT],
-              limit)
+              limit, -1)
     if a < 0:
         return -1, -1
     a = _mesh(P, M, CAL, die, P[P_HOSTN], node, a, resp_bytes, limit)

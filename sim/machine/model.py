@@ -139,8 +139,10 @@ Statistics (identical from both implementations; sim/machine/stats.py)
     per core: issue slots used; per thread: stalls as above, ops, done time, blocking-LOAD
     count and summed latency (done - issue); per tier (dram per controller, scratchpad per
     core, host per die): bytes read and written, requests; per link: packets, bytes, busy
-    slots; timelines of DRAM bytes per controller binned by access end time (bins merge
-    pairwise, doubling the width, when time runs past the last bin); atomic counts; the end
+    slots; timelines (bins merge pairwise, doubling the width, when time runs past the last
+    bin): DRAM bytes per controller by access end time, then scratchpad bytes (at the
+    serve), host payload bytes both ways (at the issue), mesh and die-link bytes (at the
+    injection, per link crossed); atomic counts; the end
     time = the latest op done, serve end, response delivery or DMA completion.
 """
 
@@ -148,10 +150,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# ATOMIC sub: low 2 bits are the kind, this bit posts it (defined with the op encoding)
+from workloads.ops import FLAG_POSTED as FLAG_POSTED
+
 # stall categories, in the order of the stats arrays
 STALL_NAMES = ("issue", "compute", "dram", "scratchpad", "atomic", "network", "cache", "host",
                "barrier", "dma_wait", "posted")
-FLAG_POSTED = 16  # ATOMIC sub: low 2 bits are the kind, this bit posts it
 
 
 @dataclass(frozen=True)

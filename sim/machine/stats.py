@@ -9,6 +9,10 @@ import numpy as np
 from sim.machine.model import STALL_NAMES, MachineSpec
 
 N_STALL = len(STALL_NAMES)
+# Timeline rows after one row per DRAM controller (bytes by access end time): bytes that
+# scratchpads serve, host memory moves (payloads both ways) and mesh / die links carry,
+# each binned at the event that accounts for them (the serve, the issue, the injection).
+TIMELINE_ROWS = ("scratchpad", "host", "mesh", "die")
 # stall category indices
 (ST_ISSUE, ST_COMPUTE, ST_DRAM, ST_SCRATCHPAD, ST_ATOMIC, ST_NETWORK, ST_CACHE, ST_HOST,
  ST_BARRIER, ST_DMA_WAIT, ST_POSTED) = range(N_STALL)
@@ -65,7 +69,7 @@ class MachineStats:
     load_count: np.ndarray  # [threads] blocking LOADs done
     load_latency_ps: np.ndarray  # [threads] sum of (done - issue) over those LOADs
     timeline_bin_ps: int  # width of one bin (the configured width doubled until it fits)
-    dram_timeline: np.ndarray  # [controllers, timeline_bins] bytes by serve end time
+    timeline: np.ndarray  # [controllers + 4, timeline_bins] bytes per bin, rows: TIMELINE_ROWS
 
     def equal(self, other: MachineStats) -> list[str]:
         """Names of the fields that differ (empty when identical)."""
@@ -95,13 +99,18 @@ def empty_stats(spec: MachineSpec) -> MachineStats:
         l1_hits=z(C), l1_misses=z(C), dma_jobs=z(C), dma_bytes=z(C),
         load_count=z(T), load_latency_ps=z(T),
         timeline_bin_ps=spec.timeline_bin_ps,
-        dram_timeline=np.zeros((M, spec.timeline_bins), np.int64),
+        timeline=np.zeros((M + len(TIMELINE_ROWS), spec.timeline_bins), np.int64),
     )
 
 
-def add_to_timeline(stats: MachineStats, ctrl: int, t_ps: int, nbytes: int) -> None:
+def timeline_row(spec: MachineSpec, name: str) -> int:
+    """Row of a timeline series: "scratchpad", "host", "mesh", "die" (after the controllers)."""
+    return spec.controllers + TIMELINE_ROWS.index(name)
+
+
+def add_to_timeline(stats: MachineStats, row: int, t_ps: int, nbytes: int) -> None:
     """Add bytes at time t; when t is past the last bin, merge bin pairs (width doubles)."""
-    tl = stats.dram_timeline
+    tl = stats.timeline
     nb = tl.shape[1]
     while t_ps // stats.timeline_bin_ps >= nb:
         merged = np.zeros_like(tl)
@@ -109,4 +118,4 @@ def add_to_timeline(stats: MachineStats, ctrl: int, t_ps: int, nbytes: int) -> N
             merged[:, i // 2] += tl[:, i]
         tl[:] = merged
         stats.timeline_bin_ps *= 2
-    tl[ctrl, t_ps // stats.timeline_bin_ps] += nbytes
+    tl[row, t_ps // stats.timeline_bin_ps] += nbytes

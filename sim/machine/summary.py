@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from sim.machine.model import STALL_NAMES, MachineSpec
-from sim.machine.stats import MachineStats, n_links
+from sim.machine.stats import TIMELINE_ROWS, MachineStats, n_links, timeline_row
 
 
 def _gbps(nbytes: float, ps: int) -> float:
@@ -65,10 +65,13 @@ def summarize(spec: MachineSpec, st: MachineStats) -> dict[str, Any]:
             "bytes": int(st.link_bytes[sl].sum()),
             "busiest_utilization": float(busy.max() / cycles) if cycles and len(busy) else 0.0,
         }
-    # timeline: DRAM GB/s per bin, summed over controllers
-    tl = st.dram_timeline.sum(axis=0)
-    nbins = int(np.ceil(T / st.timeline_bin_ps)) if T else 0
-    series = [float(b) / st.timeline_bin_ps * 1e3 for b in tl[:max(nbins, 1)]]
+    # timelines: GB/s per bin; DRAM summed over controllers, then the other rows
+    nbins = max(int(np.ceil(T / st.timeline_bin_ps)) if T else 0, 1)
+    rows = {"dram": st.timeline[:spec.controllers].sum(axis=0)}
+    for name in TIMELINE_ROWS:
+        rows[name] = st.timeline[timeline_row(spec, name)]
+    series = {name: [float(b) / st.timeline_bin_ps * 1e3 for b in row[:nbins]]
+              for name, row in rows.items()}
     # stalls: shares of all thread time (threads with a stream)
     has = st.thread_done_ps >= 0
     stall = st.stall_ps[has].sum(axis=0).astype(float)
@@ -96,7 +99,7 @@ def summarize(spec: MachineSpec, st: MachineStats) -> dict[str, Any]:
                     "per_s": atomics / (T * 1e-12) if T else 0.0},
         "l1": {"hits": int(st.l1_hits.sum()), "misses": int(st.l1_misses.sum())},
         "dma": {"jobs": int(st.dma_jobs.sum()), "bytes": int(st.dma_bytes.sum())},
-        "timeline": {"bin_ns": st.timeline_bin_ps / 1e3, "series": {"dram": series}},
+        "timeline": {"bin_ns": st.timeline_bin_ps / 1e3, "series": series},
     }
 
 

@@ -45,6 +45,7 @@ from sim.machine.stats import (
     empty_stats,
     host_link,
     mesh_link,
+    timeline_row,
 )
 from workloads.ops import (
     ATOMIC,
@@ -192,6 +193,8 @@ class Scratchpad:
             st.sp_bytes_read[self.core] += size
         if kind in (WRITE, ATOM):
             st.sp_bytes_written[self.core] += size
+        add_to_timeline(st, timeline_row(sp, "scratchpad"), arrival_ps,
+                        2 * size if kind == ATOM else size)
         if kind == ATOM:
             st.sp_atomics[self.core] += 1
         return end * sp.sp_clock_ps
@@ -649,6 +652,9 @@ class Machine:
             st.link_packets[link] += 1
             st.link_bytes[link] += nbytes
             st.link_busy_slots[link] += ser
+            if kind != HOSTLINK:
+                add_to_timeline(st, timeline_row(sp, "mesh" if kind == MESH else "die"),
+                                self.env.now, nbytes)
             a = s + ser - 1 + lat
         return a
 
@@ -689,6 +695,9 @@ class Machine:
         """Resolved at issue: returns (arrival ps, serve end ps, delivery ps)."""
         sp = self.spec
         die, node = self.core_loc(core)
+        # host payload bytes, both ways, at the issue
+        add_to_timeline(self.stats, timeline_row(sp, "host"), self.env.now,
+                        req_bytes + resp_bytes - 2 * sp.header_bytes)
         out = self.mesh_path(die, node, sp.host_node) + [(host_link(sp, die, False), HOSTLINK)]
         a = self.traverse(out, req_bytes, t // self.cycle, origin)
         served = a + sp.host_latency
