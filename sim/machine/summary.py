@@ -79,6 +79,21 @@ def summarize(spec: MachineSpec, st: MachineStats) -> dict[str, Any]:
     whole = stall.sum() + busy_ps
     stalls = {n: (float(stall[i] / whole) if whole else 0.0) for i, n in enumerate(STALL_NAMES)}
     stalls["busy"] = busy_ps / whole if whole else 0.0
+    # per thread group (the MTP threads and the STP threads of each core, and of all cores)
+    tpc, mt = spec.threads_per_core, spec.mtp * spec.threads_per_mtp
+    local = np.arange(spec.threads) % tpc
+    groups: dict[str, dict[str, float]] = {}
+    for kind, sel in (("mtp", local < mt), ("stp", local >= mt)):
+        for c in [None, *range(spec.cores)]:
+            mask = has & sel & ((np.arange(spec.threads) // tpc == c) if c is not None else True)
+            if not mask.any():
+                continue
+            g = st.stall_ps[mask].sum(axis=0).astype(float)
+            busy = float(st.thread_ops[mask].sum() * spec.cycle_ps)
+            tot = g.sum() + busy
+            shares = {n: (float(g[i] / tot) if tot else 0.0) for i, n in enumerate(STALL_NAMES)}
+            shares["busy"] = busy / tot if tot else 0.0
+            groups[f"{kind}" if c is None else f"core{c}.{kind}"] = shares
     cycles = T / spec.cycle_ps if T else 0
     issue_util = (st.core_issue_slots / (spec.pipelines_per_core * cycles)).tolist() if cycles else []
     loads = int(st.load_count.sum())
@@ -93,6 +108,7 @@ def summarize(spec: MachineSpec, st: MachineStats) -> dict[str, Any]:
         "cores": {"issue_utilization": issue_util,
                   "mean_issue_utilization": float(np.mean(issue_util)) if issue_util else 0.0},
         "stalls": stalls,
+        "stall_groups": groups,
         "loads": {"count": loads,
                   "mean_latency_ns": float(st.load_latency_ps.sum() / loads / 1e3) if loads else 0.0},
         "atomics": {"dram": int(st.dram_atomics.sum()), "scratchpad": int(st.sp_atomics.sum()),
@@ -124,4 +140,10 @@ def format_summary(s: dict[str, Any]) -> str:
                          f"{100 * li['busiest_utilization']:.1f}% busy")
     shares = sorted(((v, k) for k, v in s["stalls"].items() if v > 0), reverse=True)
     lines.append("  thread time: " + ", ".join(f"{k} {100 * v:.1f}%" for v, k in shares))
+    for kind in ("mtp", "stp"):
+        g = s.get("stall_groups", {}).get(kind)
+        if g:
+            top = sorted(((v, k) for k, v in g.items() if v > 0), reverse=True)[:4]
+            lines.append(f"    {kind.upper()} threads: " + ", ".join(f"{k} {100 * v:.1f}%"
+                                                                  for v, k in top))
     return "\n".join(lines)
