@@ -11,7 +11,8 @@ field    type       meaning
 =======  =========  =============================================================
 op       uint8      LOAD, STORE, ATOMIC, COMPUTE, DMA, WAIT, BARRIER (PIM reserved)
 space    uint8      memory ops: SP_LOCAL, SP_REMOTE, DRAM, HOST; DMA: source space
-sub      uint8      ATOMIC: ATOMIC_ADD/CAS/MIN; BARRIER: SCOPE_CORE/DIE/MACHINE;
+sub      uint8      ATOMIC: ATOMIC_ADD/CAS/MIN, | FLAG_POSTED (posted: the thread
+                    does not wait for the result); BARRIER: SCOPE_CORE/DIE/MACHINE;
                     LOAD: FLAG_BYPASS (skip the L1); DMA: destination space
 core     int32      SP_REMOTE: the core whose scratchpad is addressed (global index);
                     DMA: the destination core for a scratchpad destination
@@ -50,6 +51,8 @@ SP_LOCAL, SP_REMOTE, DRAM, HOST = range(4)
 SPACE_NAMES = ("sp_local", "sp_remote", "dram", "host")
 # ATOMIC sub-ops (the same codes as sim.memory.sram's ATOMIC_* minus 2)
 ATOMIC_ADD, ATOMIC_CAS, ATOMIC_MIN = range(3)
+# ATOMIC flag: the low 2 bits of sub are the kind, this bit posts it (sim/machine/model.py)
+FLAG_POSTED = 16
 # BARRIER scopes
 SCOPE_CORE, SCOPE_DIE, SCOPE_MACHINE = range(3)
 SCOPE_NAMES = ("core", "die", "machine")

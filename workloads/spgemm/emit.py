@@ -17,9 +17,9 @@ import numba as nb
 import numpy as np
 
 from workloads.ops import ATOMIC, BARRIER, COMPUTE, DRAM, LOAD, SP_LOCAL
+from workloads.ops import FLAG_POSTED as FLAG_POSTED  # re-exported for the kernels
 
 RESERVE = 16
-FLAG_POSTED = 16  # ATOMIC sub flag: posted (sim/machine/model.py FLAG_POSTED)
 
 # ---- prm: int64 parameters
 (P_LINE, P_TPC, P_CORES, P_MULADD, P_HASH, P_CMP, P_SORT, P_POSTED, P_ENTRY, P_TOKEN,
