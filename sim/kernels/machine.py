@@ -76,8 +76,8 @@ N_ST = 11  # stall categories
 
 # ---------------------------------------------------------------------------- scalars (S)
 (S_NOW, S_SEQ, S_HEAP_N, S_END, S_CAL_BASE, S_DCAL_BASE, S_ERR, S_ERR_TH, S_ERR_OP,
- S_NREFILL, S_TL_BIN, S_RQ_FREE_N, S_STARTED, S_NOWC, S_NOWD) = range(15)
-N_SCALARS = 15
+ S_NREFILL, S_TL_BIN, S_RQ_FREE_N, S_STARTED, S_NOWC, S_NOWD, S_NOWBIN) = range(16)
+N_SCALARS = 16
 
 # thread fields (TH[t, f]); ready times live apart in RDY[t] (the pick loop scans them)
 (T_READY, T_POS, T_LEN, T_EOS, T_HAS, T_FIN, T_OPIDX, T_DONE, T_BT, T_BCAT, T_WAITH,
@@ -238,7 +238,18 @@ def _tl_add(P, M, row, t_ps, nbytes):
                 M[oTL + c * nbins + i] = 0
                 M[oTL + c * nbins + i // 2] += v
         M[S_TL_BIN] *= 2
+        M[S_NOWBIN] = M[S_NOW] // M[S_TL_BIN]  # the current event's bin moves too
     M[oTL + row * nbins + t_ps // M[S_TL_BIN]] += nbytes
+
+
+@njit(cache=True, inline="always")
+def _tl_add_now(P, M, row, nbytes):
+    """_tl_add at the current event's time, whose bin was computed once for the event."""
+    b = M[S_NOWBIN]
+    if b >= P[P_TL_BINS]:
+        _tl_add(P, M, row, M[S_NOW], nbytes)  # folds (and moves the current bin)
+    else:
+        M[P[P_O_TL] + row * P[P_TL_BINS] + b] += nbytes
 
 
 # ---------------------------------------------------------------------------- network
@@ -251,7 +262,7 @@ def _link(P, M, CAL, link, a, nbytes, ser, lat, limit, row):
     if s < 0:
         return -1
     if row >= 0:
-        _tl_add(P, M, row, M[S_NOW], nbytes)
+        _tl_add_now(P, M, row, nbytes)
     M[oLS + link * 3 + 0] += 1
     M[oLS + link * 3 + 1] += nbytes
     M[oLS + link * 3 + 2] += ser
@@ -349,7 +360,7 @@ def _sp_serve(P, M, core, addr, nbytes, is_write, is_atomic, t_ps):
             end = e
         a = piece_end
     M[oSPS + core * 4 + 2] += 1
-    _tl_add(P, M, P[P_DIES] * P[P_CPDIE], t_ps, 2 * nbytes if is_atomic else nbytes)
+    _tl_add_now(P, M, P[P_DIES] * P[P_CPDIE], 2 * nbytes if is_atomic else nbytes)
     if is_atomic:
         M[oSPS + core * 4 + 3] += 1
         M[oSPS + core * 4 + 0] += nbytes
@@ -572,7 +583,7 @@ def _host_path(P, M, CAL, die, node, t_ps, req_bytes, resp_bytes):
     a = (t_ps + cyc - 1) // cyc
     limit = M[S_NOWC] + (P[P_CAL] >> 1)
     # host payload bytes, both ways, at the issue
-    _tl_add(P, M, P[P_DIES] * P[P_CPDIE] + 1, M[S_NOW], req_bytes + resp_bytes - 2 * P[P_HDR])
+    _tl_add_now(P, M, P[P_DIES] * P[P_CPDIE] + 1, req_bytes + resp_bytes - 2 * P[P_HDR])
     a = _mesh(P, M, CAL, die, node, P[P_HOSTN], a, req_bytes, limit)
     if a < 0:
         return -1, -1
@@ -1195,6 +1206,7 @@ def run_machine(P, M, CAL, DCAL, B):
         M[S_NOW] = t
         M[S_NOWC] = t // cyc  # the current event in core cycles and DRAM clocks
         M[S_NOWD] = t // P[P_TCK]
+        M[S_NOWBIN] = t // M[S_TL_BIN]
         # recycle calendar slots that lie wholly in the past
         if t // cyc >= M[S_CAL_BASE] + (W >> 2):
             M[S_CAL_BASE] = _cal_advance(CAL, M[S_CAL_BASE], t // cyc, W)
