@@ -283,5 +283,10 @@ from sim.experiment_cli import register as _register_experiment_commands  # noqa
 
 _register_experiment_commands(main)
 
+# membound spgemm | bench spgemm
+from sim.spgemm_cli import register as _register_spgemm_commands  # noqa: E402
+
+_register_spgemm_commands(main)
+
 if __name__ == "__main__":
     main()

@@ -319,12 +319,12 @@ def _sweep(node: Node | None) -> list[Dimension]:
     dims: list[Dimension] = []
     seen: dict[str, Node] = {}
 
-    def add(key: str, entry: Node) -> Axis:
+    def add(key: str, entry: Node, distinct: bool = True) -> Axis:
         _check_swept_key(key, entry)
         if key in seen:
             raise entry.error(f"'{key}' is swept twice (also at line {seen[key].line})")
         seen[key] = entry
-        return _axis(key, entry)
+        return _axis(key, entry, distinct)
 
     for key, entry in node.value.items():
         if key == "axes":
@@ -338,13 +338,22 @@ def _sweep(node: Node | None) -> list[Dimension]:
             for group in entry.value:
                 if not group.is_mapping or not group.value:
                     raise group.error("expected a mapping of swept keys to values")
-                axes_ = tuple(add(k, e) for k, e in group.value.items())
+                # an axis of a zip group may repeat a value; the group's tuples may not
+                axes_ = tuple(add(k, e, False) for k, e in group.value.items())
                 n = len(axes_[0].values)
                 for a in axes_[1:]:
                     if len(a.values) != n:
                         raise a.entry.error(
                             f"zip group axes must have one length: {len(a.values)} values here, "
                             f"{n} for '{axes_[0].key}'")
+                rows = list(zip(*(a.values for a in axes_), strict=True))
+                for i, row in enumerate(rows):
+                    for j in range(i):
+                        if all(_same(u, v) for u, v in zip(rows[j], row, strict=True)):
+                            raise axes_[0].nodes[i].error(
+                                f"zip group entry {i} repeats entry {j}: "
+                                + ", ".join(f"{a.key}={v!r}" for a, v in zip(axes_, row,
+                                                                              strict=True)))
                 dims.append(Dimension(axes_))
         elif "." in key:
             dims.append(Dimension((add(key, entry),)))
@@ -362,13 +371,13 @@ def _check_swept_key(key: str, entry: Node) -> None:
     raise entry.error(f"swept key '{key}' must begin with 'hardware.' or 'workload.'{hint}")
 
 
-def _axis(key: str, entry: Node) -> Axis:
+def _axis(key: str, entry: Node, distinct: bool = True) -> Axis:
     if isinstance(entry.value, list):
         if not entry.value:
             raise entry.error("expected at least one value")
         values = tuple(n.plain() for n in entry.value)
         for i, v in enumerate(values):
-            for j in range(i):
+            for j in range(i if distinct else 0):
                 if _same(values[j], v):
                     raise entry.value[i].error(f"value {v!r} appears twice")
         return Axis(key, values, tuple(entry.value), entry)

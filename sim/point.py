@@ -129,8 +129,8 @@ def _spgemm_params(node: Node, spec: MachineSpec) -> dict[str, Any]:
         where = flow or node
         raise where.error(f"dataflow must be one of {', '.join(DATAFLOWS)}, got "
                           f"{flow.value if flow else 'nothing'!r}")
-    version = node.get("version")
-    if version is not None and version.value not in SMASH_VERSIONS:
+    version = node.get("version")  # null (a zip group's non-smash entries): not given
+    if version is not None and version.value is not None and version.value not in SMASH_VERSIONS:
         raise version.error(f"SMASH version must be one of {SMASH_VERSIONS}, got {version.value!r}")
     return params
 

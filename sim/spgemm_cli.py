@@ -109,8 +109,10 @@ def format_spgemm(result: dict[str, Any]) -> str:
     what = m["dataflow"] + (f" v{m['version']}" if m.get("version") is not None else "")
     mults, pp = m["multiplications"], m["partial_products_stored"]
     lines = [
-        f"SpGEMM {what}: A {m['matrix_a']} ({m['nnz_a']:,} nonzeros) · B {m['matrix_b']} "
-        f"({m['nnz_b']:,} nonzeros) -> C "
+        f"SpGEMM {what}: A {m['matrix_a']} ({m['nnz_a']:,} nonzeros) · "
+        + ("B = A" if m["matrix_b"] == m["matrix_a"] and m["nnz_b"] == m["nnz_a"]
+           else f"B {m['matrix_b']} ({m['nnz_b']:,} nonzeros)")
+        + " -> C "
         f"{m['nnz_c_structural']:,} nonzeros; partition {m['partition']}, "
         f"{m['streams']} streams",
         f"  multiplications {mults:,}, flops {m['flops']:,} = "

@@ -23,7 +23,8 @@ NEVER = np.int64(1) << np.int64(62)
 LOAD, STORE, ATOMIC, COMPUTE, DMA, WAIT, BARRIER, PIM = 0, 1, 2, 3, 4, 5, 6, 7
 SP_LOCAL, SP_REMOTE, DRAM, HOST = 0, 1, 2, 3
 FLAG_BYPASS = 1
-FLAG_POSTED = 16
+from workloads.ops import FLAG_POSTED  # noqa: E402,F401  (the sub flag that posts an ATOMIC)
+
 # stall categories (sim/machine/stats.py)
 ST_ISSUE, ST_COMPUTE, ST_DRAM, ST_SP, ST_ATOMIC, ST_NET, ST_CACHE, ST_HOST = 0, 1, 2, 3, 4, 5, 6, 7
 ST_BARRIER, ST_DMA_WAIT, ST_POSTED = 8, 9, 10
