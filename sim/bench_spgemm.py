@@ -47,6 +47,11 @@ def _params(dataflow: str, version: int | None, partition: str | None) -> dict[s
     return p
 
 
+# ops buffered per thread: SpGEMM generators rebuild shared state when they switch
+# streams, so fewer, larger refills pay (2048 measured 8 % faster than 512 on wiki-Vote)
+SPGEMM_CHUNK = 2048
+
+
 def bench_spgemm(matrix: Any = DEFAULT_MATRIX, version: int | None = DEFAULT_VERSION,
                  dataflow: str = DEFAULT_DATAFLOW, preset: str = DEFAULT_PRESET,
                  partition: str | None = None, b: Any = None,
@@ -69,7 +74,7 @@ def bench_spgemm(matrix: Any = DEFAULT_MATRIX, version: int | None = DEFAULT_VER
     if warmup:  # load or compile every kernel this point uses, on a tiny matrix
         t0 = time.perf_counter()
         src, metrics = make_spgemm({**params, "a": WARMUP_MATRIX}, target)
-        run_machine(spec, src)
+        run_machine(spec, src, chunk=SPGEMM_CHUNK)
         metrics()
         warm = time.perf_counter() - t0
 
@@ -80,7 +85,7 @@ def bench_spgemm(matrix: Any = DEFAULT_MATRIX, version: int | None = DEFAULT_VER
     run_params = {**params, "a": a} if b is None else {**params, "a": a, "b": b_mat}
     src, metrics = make_spgemm(run_params, target)
     t2 = time.perf_counter()
-    stats = run_machine(spec, src)
+    stats = run_machine(spec, src, chunk=SPGEMM_CHUNK)
     t3 = time.perf_counter()
     m = metrics()
     t4 = time.perf_counter()

@@ -150,6 +150,10 @@ WORKLOADS: dict[str, tuple[Callable[[Node, MachineSpec], dict], Callable[..., Op
 }
 
 
+# ops the engine buffers per thread, by workload kind (sim/bench_spgemm.py says why)
+CHUNKS = {"spgemm": 2048}
+
+
 def _flat_numbers(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested workload metrics flattened to dotted keys (numbers, strings and booleans)."""
     out: dict[str, Any] = {}
@@ -181,11 +185,12 @@ def resolve_point(hardware: str, overrides: Mapping[str, Node] | None, workload:
 
 def run_resolved(point: ResolvedPoint, engine: str = "fast") -> dict[str, Any]:
     """Simulate a point; the result dict of sim/sweep.py (plus the full summary)."""
-    from sim.engine import run_machine
+    from sim.engine import DEFAULT_CHUNK, run_machine
     from sim.machine.summary import summarize
 
     source = WORKLOADS[point.kind][1](point.workload, point.spec, point.seed)
-    stats = run_machine(point.spec, source, engine=engine)
+    chunk = CHUNKS.get(point.kind, DEFAULT_CHUNK)
+    stats = run_machine(point.spec, source, engine=engine, chunk=chunk)
     s = summarize(point.spec, stats)
     spec = point.spec
     peak_ops = spec.cores * spec.pipelines_per_core / (spec.cycle_ps * 1e-12)
