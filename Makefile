@@ -20,6 +20,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/membound bench memory
 	$(BIN)/membound bench machine
+	$(BIN)/membound bench spgemm
 
 lint: $(STAMP)
 	$(BIN)/ruff check sim workloads tests benchmarks
