@@ -148,6 +148,8 @@ CASES = [
     ("  device_width: 8", "  device_width: 12", "device_width", "organization.device_width",
      ["power of two"]),
     ("  bus_width: 64", "  bus_width: 48", "bus_width", "organization.bus_width", ["power of two"]),
+    ("  bus_width: 64\n  burst_length: 8", "  bus_width: 1\n  burst_length: 4", "bus_width",
+     "organization.bus_width", ["moves bus_width x burst_length = 4 bits", "at least one byte"]),
     ("  burst_length: 8", "  burst_length: 6", "burst_length", "organization.burst_length",
      ["power of two"]),
     ("  ranks: 2", "  ranks: 1.5", "ranks", "organization.ranks", ["expected an integer"]),

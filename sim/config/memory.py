@@ -126,6 +126,10 @@ def _organization(node: Node) -> dict[str, int]:
         raise node.value["columns"].error(
             f"columns ({org['columns']}) must be a multiple of burst_length ({org['burst_length']})"
         )
+    if org["bus_width"] * org["burst_length"] < 8:
+        raise node.value["bus_width"].error(
+            f"a column access moves bus_width x burst_length = "
+            f"{org['bus_width'] * org['burst_length']} bits; it must be at least one byte")
     return org
 
 

@@ -103,7 +103,7 @@ class DramConfig:
     @property
     def access_bytes(self) -> int:
         """Bytes moved by one column command (bus width x burst length)."""
-        return self.bus_width // 8 * self.burst_length
+        return self.bus_width * self.burst_length // 8
 
     @property
     def accesses_per_row(self) -> int:
