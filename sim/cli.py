@@ -175,7 +175,7 @@ def convert(trace_path: str, to_fmt: str, out_path: str, fmt: str | None) -> Non
 
 @main.command()
 def presets() -> None:
-    """List the memory presets with their standard, peak bandwidth and reference structure."""
+    """List the memory and machine presets with their peak bandwidth and size."""
     from sim.config.memory import PRESET_DIR, list_memory_presets, load_memory_config
     from sim.report_table import render_table
 
@@ -193,6 +193,23 @@ def presets() -> None:
                      cfg.follows or "-"))
     click.echo(f"memory presets in {PRESET_DIR}\n")
     click.echo(render_table(("name", "standard", "peak (GB/s)", "channels", "capacity (GiB)", "follows"), rows))
+    from sim.config.machine import list_machine_presets, load_machine_config
+    from sim.engine import channel_capacity
+
+    machines = []
+    for name in list_machine_presets():
+        try:
+            spec = load_machine_config(name)
+        except UserError as exc:
+            machines.append((name, "?", "-", "-", "-", "(cannot load, see below)"))
+            problems.append(str(exc))
+            continue
+        machines.append((name, f"{spec.dies} x {spec.cores_per_die}", str(spec.threads_per_core),
+                         spec.memory_preset, f"{spec.dram_peak_bytes_per_s() / 1e9:.1f}",
+                         f"{channel_capacity(spec) * spec.controllers / 2**30:g}"))
+    click.echo(f"\nmachine presets in {PRESET_DIR.parent}\n")
+    click.echo(render_table(("name", "dies x cores", "threads/core", "memory", "DRAM peak (GB/s)",
+                             "DRAM (GiB)"), machines))
     for p in problems:
         click.echo(f"membound: {_one_line(p)}", err=True)
 

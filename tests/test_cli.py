@@ -193,6 +193,10 @@ def test_presets_lists_standard_peak_and_follows():
     ddr4 = next(line.split() for line in lines if line.split()[:1] == ["ddr4_3200"])
     assert ddr4[1] == "DDR4" and ddr4[2] == "25.6"
     assert any(line.split()[:1] == ["dramsim3_hbm2"] and line.split()[-1] == "dramsim3" for line in lines)
+    # machine presets: piuma is 1 die x 8 cores of 66 threads on 16 x 2 GiB narrow DDR5 channels
+    piuma = next(line.split() for line in lines if line.split()[:1] == ["piuma"])
+    assert piuma[1:5] == ["1", "x", "8", "66"] and piuma[5] == "piuma_ddr5_4400"
+    assert piuma[-1] == "32"
 
 
 def test_demo_writes_json_and_markdown(tmp_path):
