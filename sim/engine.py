@@ -32,7 +32,7 @@ def _fields(spec: MachineSpec) -> dict[str, tuple[int, int]]:
     return out
 
 
-def pack_params(spec: MachineSpec, n_streams: int) -> np.ndarray:
+def pack_params(spec: MachineSpec) -> np.ndarray:
     f = _fields(spec)
     l1_sets = spec.l1_size // (spec.l1_line * spec.l1_ways) if spec.l1_size > 0 else 0
     vals = {
@@ -59,11 +59,11 @@ def pack_params(spec: MachineSpec, n_streams: int) -> np.ndarray:
         K.P_DSLOTS: spec.dma_slots, K.P_DCHUNK: spec.dma_chunk_bytes,
         K.P_HANDLES: spec.max_handles, K.P_BAR0: spec.barrier_latency[0],
         K.P_BAR1: spec.barrier_latency[1], K.P_BAR2: spec.barrier_latency[2],
-        K.P_NSTREAMS: n_streams, K.P_CH_CAP: spec.access_bytes << f["_total"][0],
-        K.P_F_CO_S: f["co"][0], K.P_F_CO_M: f["co"][1], K.P_F_BG_S: f["bg"][0],
+        K.P_CH_CAP: spec.access_bytes << f["_total"][0],
+        K.P_F_BG_S: f["bg"][0],
         K.P_F_BG_M: f["bg"][1], K.P_F_BA_S: f["ba"][0], K.P_F_BA_M: f["ba"][1],
         K.P_F_RA_S: f["ra"][0], K.P_F_RA_M: f["ra"][1], K.P_F_RO_S: f["ro"][0],
-        K.P_F_RO_M: f["ro"][1], K.P_NLINKS: n_links(spec), K.P_TL_BINS: spec.timeline_bins,
+        K.P_F_RO_M: f["ro"][1], K.P_TL_BINS: spec.timeline_bins,
     }
     P = np.zeros(K.N_PARAMS, np.int64)
     for k, v in vals.items():
@@ -111,7 +111,7 @@ class _FastRun:
         if ns > T:
             raise MachineError(f"{ns} streams but the machine has {T} threads "
                                f"({C} cores x {spec.threads_per_core})", T, 0)
-        P = pack_params(spec, ns)
+        P = pack_params(spec)
         sets = spec.l1_size // (spec.l1_line * spec.l1_ways) if spec.l1_size > 0 else 0
         n_pipes = C * spec.pipelines_per_core + C
         rq_cap = T * (1 + spec.max_posted) + C * spec.dma_slots + 16

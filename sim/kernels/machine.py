@@ -58,10 +58,11 @@ from sim.machine.errors import (  # noqa: E402
  P_MX, P_MY, P_HOP, P_LINKB, P_HDR, P_GW, P_DLAT, P_DLB, P_HOSTN, P_HLAT, P_HLB, P_HMEM,
  P_CAL, P_CPDIE, P_IL, P_AB, P_TCK, P_CLAT, P_RANKS, P_BGS, P_BPG,
  P_CL, P_CWL, P_RCD, P_RP, P_RAS, P_RTP, P_WR, P_CCDL, P_RRD, P_FAW, P_BURST, P_AINT, P_ALAT,
- P_DSLOTS, P_DCHUNK, P_HANDLES, P_BAR0, P_BAR1, P_BAR2, P_NSTREAMS, P_CH_CAP,
- P_F_CO_S, P_F_CO_M, P_F_BG_S, P_F_BG_M, P_F_BA_S, P_F_BA_M, P_F_RA_S, P_F_RA_M,
- P_F_RO_S, P_F_RO_M, P_NLINKS, P_TL_BINS, P_CHUNK, P_L1_SETS1, P_JCAP, P_NTHREADS, P_ACTHOLD, P_TT_LEAVES, P_RT_W,
- P_IL_SHIFT, P_SP_IL_SHIFT) = range(84)
+ P_DSLOTS, P_DCHUNK, P_HANDLES, P_BAR0, P_BAR1, P_BAR2, P_CH_CAP,
+ P_F_BG_S, P_F_BG_M, P_F_BA_S, P_F_BA_M, P_F_RA_S, P_F_RA_M,
+ P_F_RO_S, P_F_RO_M, P_TL_BINS, P_CHUNK, P_L1_SETS1, P_JCAP, P_NTHREADS, P_ACTHOLD,
+ P_TT_LEAVES, P_RT_W, P_IL_SHIFT, P_SP_IL_SHIFT) = range(80)
+N_BASE_PARAMS = 80
 # offsets of the state arrays in the arena M (sim/engine.py lays them out)
 ARENA_NAMES = ("TH", "STALL", "TST", "POST", "PP", "HT", "HK", "HP", "RQ", "RQFREE",
                "LS", "BK", "AU", "DS", "TL", "SPF", "SPA", "SPS", "LT", "LU", "LF", "LC",
@@ -71,30 +72,30 @@ ARENA_NAMES = ("TH", "STALL", "TST", "POST", "PP", "HT", "HK", "HP", "RQ", "RQFR
  P_O_RQFREE, P_O_LS, P_O_BK, P_O_AU, P_O_DS, P_O_TL, P_O_SPF, P_O_SPA, P_O_SPS,
  P_O_LT, P_O_LU, P_O_LF, P_O_LC, P_O_L1S, P_O_CORE, P_O_HS, P_O_SL, P_O_JB, P_O_JQ, P_O_HD,
  P_O_BAR, P_O_NODE, P_O_REFILL, P_O_TT, P_O_RDY, P_O_RT, P_O_POF, P_O_PT,
- P_O_DIE, P_O_GDIE, P_O_GNODE) = range(84, 84 + len(ARENA_NAMES))
-N_PARAMS = 84 + len(ARENA_NAMES)
+ P_O_DIE, P_O_GDIE, P_O_GNODE) = range(N_BASE_PARAMS, N_BASE_PARAMS + len(ARENA_NAMES))
+N_PARAMS = N_BASE_PARAMS + len(ARENA_NAMES)
 N_ST = 11  # stall categories
 
 # ---------------------------------------------------------------------------- scalars (S)
 (S_NOW, S_SEQ, S_HEAP_N, S_END, S_CAL_BASE, S_DCAL_BASE, S_ERR, S_ERR_TH, S_ERR_OP,
- S_NREFILL, S_TL_BIN, S_RQ_FREE_N, S_STARTED, S_NOWC, S_NOWD, S_NOWBIN) = range(16)
-N_SCALARS = 16
+ S_NREFILL, S_TL_BIN, S_RQ_FREE_N, S_NOWC, S_NOWD, S_NOWBIN) = range(15)
+N_SCALARS = 15
 
 # thread fields (TH[t, f]); ready times live apart in RDY[t] (the pick loop scans them)
-(T_READY, T_POS, T_LEN, T_EOS, T_HAS, T_FIN, T_OPIDX, T_DONE, T_BT, T_BCAT, T_WAITH,
- T_BAR, T_OPS, T_NEEDREF) = range(14)
-N_TF = 14
+(T_POS, T_LEN, T_EOS, T_HAS, T_FIN, T_OPIDX, T_DONE, T_BT, T_WAITH, T_BAR, T_OPS,
+ T_NEEDREF) = range(12)
+N_TF = 12
 
 # pipeline fields (PP[p, f])
 PP_NEXT, PP_BUSY, PP_LAST = 0, 1, 2
 
 # request fields (RQ[r, f])
-(R_KIND, R_TH, R_TGT, R_ADDR, R_BYTES, R_SEND, R_ARR, R_SRC_CORE, R_SUB, R_LINE, R_SLOT,
- R_BLOCK) = range(12)
-N_RF = 12
+(R_KIND, R_TH, R_TGTKIND, R_TGT, R_ADDR, R_BYTES, R_SEND, R_SRC_CORE, R_LINE, R_SLOT,
+ R_BLOCK) = range(11)
+N_RF = 11
 # request kinds
 K_LOAD, K_STORE, K_ATOMIC, K_DMA_READ, K_DMA_WRITE = 0, 1, 2, 3, 4
-# request target kinds (R_TGT encodes ctrl or core; R_SUB high bits the target type)
+# request target kinds (R_TGTKIND): R_TGT is then a global controller or a core
 TGT_DRAM, TGT_SP = 0, 1
 
 # DMA slot fields (SL[s, f]) and job fields (JB[j, f])
@@ -379,12 +380,10 @@ def _dram_access(P, M, DCAL, ctrl, acc, e, is_write, nbytes_here):
     """Serve one access (index acc within the channel) ready at DRAM clock e; end clock."""
     oBK = P[P_O_BK]
     oDS = P[P_O_DS]
-    co_s = P[P_F_CO_S]  # unused: the column only selects data within the open row
     bg = (acc >> P[P_F_BG_S]) & P[P_F_BG_M]
     ba = (acc >> P[P_F_BA_S]) & P[P_F_BA_M]
     ra = (acc >> P[P_F_RA_S]) & P[P_F_RA_M]
     row = (acc >> P[P_F_RO_S]) & P[P_F_RO_M]
-    _ = co_s
     nb = P[P_RANKS] * P[P_BGS] * P[P_BPG]
     bank = ctrl * nb + (ra * P[P_BGS] + bg) * P[P_BPG] + ba
     rk = ctrl * P[P_RANKS] + ra
@@ -517,8 +516,9 @@ def _pp_set(P, M, p, t):
 
 
 @njit(cache=True, inline="always")
-def _new_req(P, M, t_arr):
-    """Allocate a request slot and schedule its ARRIVE event (id = creation order)."""
+def _new_req(P, M, t_arr, kind, th, tgt_kind, tgt, addr, nbytes, send, src_core, line, slot,
+             block):
+    """Allocate a request, fill every field and schedule its ARRIVE (id = creation order)."""
     oRQ = P[P_O_RQ]
     oRQFREE = P[P_O_RQFREE]
     n = M[S_RQ_FREE_N] - 1
@@ -527,10 +527,18 @@ def _new_req(P, M, t_arr):
     seq = M[S_SEQ]
     M[S_SEQ] = seq + 1
     _push(P, M, t_arr, seq, r)
-    for f in range(N_RF):
-        M[oRQ + r * N_RF + f] = 0
-    M[oRQ + r * N_RF + R_LINE] = -1
-    M[oRQ + r * N_RF + R_SLOT] = -1
+    q = oRQ + r * N_RF
+    M[q + R_KIND] = kind
+    M[q + R_TH] = th
+    M[q + R_TGTKIND] = tgt_kind
+    M[q + R_TGT] = tgt
+    M[q + R_ADDR] = addr
+    M[q + R_BYTES] = nbytes
+    M[q + R_SEND] = send
+    M[q + R_SRC_CORE] = src_core
+    M[q + R_LINE] = line
+    M[q + R_SLOT] = slot
+    M[q + R_BLOCK] = block
     return r
 
 
@@ -671,7 +679,6 @@ def _dma_step(P, M, CAL, e, t, ncpipes, nslots, jcap, tpc, ppc, total_ctrl):
     oJQ = P[P_O_JQ]
     oNODE = P[P_O_NODE]
     oPP = P[P_O_PP]
-    oRQ = P[P_O_RQ]
     oSL = P[P_O_SL]
     cyc = P[P_CYCLE]
     hdr = P[P_HDR]
@@ -733,16 +740,8 @@ def _dma_step(P, M, CAL, e, t, ncpipes, nslots, jcap, tpc, ppc, total_ctrl):
                 ta = _send(P, M, CAL, die, node, M[P[P_O_GDIE] + g], M[P[P_O_GNODE] + g], t, hdr)
                 if ta < 0:
                     return _fail(P, M, E_HORIZON, M[oJB + j * N_JF + J_TH], -1)
-                r = _new_req(P, M, ta)
-                M[oRQ + r * N_RF + R_KIND] = K_DMA_READ
-                M[oRQ + r * N_RF + R_TH] = M[oJB + j * N_JF + J_TH]
-                M[oRQ + r * N_RF + R_TGT] = g
-                M[oRQ + r * N_RF + R_ADDR] = la
-                M[oRQ + r * N_RF + R_BYTES] = n
-                M[oRQ + r * N_RF + R_SEND] = t
-                M[oRQ + r * N_RF + R_SRC_CORE] = e
-                M[oRQ + r * N_RF + R_SUB] = TGT_DRAM << 8
-                M[oRQ + r * N_RF + R_SLOT] = s
+                _new_req(P, M, ta, K_DMA_READ, M[oJB + j * N_JF + J_TH], TGT_DRAM, g, la, n, t,
+                         e, -1, s, 0)
                 M[oSL + s * 7 + SL_PHASE] = 1
                 M[oSL + s * 7 + SL_READY] = NEVER
             else:  # HOST
@@ -789,16 +788,8 @@ def _dma_step(P, M, CAL, e, t, ncpipes, nslots, jcap, tpc, ppc, total_ctrl):
                 ta = _send(P, M, CAL, die, node, ddie, dnode, t, hdr + n)
                 if ta < 0:
                     return _fail(P, M, E_HORIZON, M[oJB + j * N_JF + J_TH], -1)
-                r = _new_req(P, M, ta)
-                M[oRQ + r * N_RF + R_KIND] = K_DMA_WRITE
-                M[oRQ + r * N_RF + R_TH] = M[oJB + j * N_JF + J_TH]
-                M[oRQ + r * N_RF + R_TGT] = tgt
-                M[oRQ + r * N_RF + R_ADDR] = la
-                M[oRQ + r * N_RF + R_BYTES] = n
-                M[oRQ + r * N_RF + R_SEND] = t
-                M[oRQ + r * N_RF + R_SRC_CORE] = e
-                M[oRQ + r * N_RF + R_SUB] = tgt_kind << 8
-                M[oRQ + r * N_RF + R_SLOT] = s
+                _new_req(P, M, ta, K_DMA_WRITE, M[oJB + j * N_JF + J_TH], tgt_kind, tgt, la, n, t,
+                         e, -1, s, 0)
                 M[oSL + s * 7 + SL_PHASE] = 3
                 M[oSL + s * 7 + SL_READY] = NEVER
     # next engine event
@@ -830,7 +821,6 @@ def _issue(P, M, CAL, B, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_c
     oNODE = P[P_O_NODE]
     oPOST = P[P_O_POST]
     oPP = P[P_O_PP]
-    oRQ = P[P_O_RQ]
     oSTALL = P[P_O_STALL]
     oTH = P[P_O_TH]
     oTST = P[P_O_TST]
@@ -925,17 +915,9 @@ def _issue(P, M, CAL, B, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_c
             ta = _send(P, M, CAL, die, node, ddie, dnode, t, rb)
             if ta < 0:
                 return _fail(P, M, E_HORIZON, th, opi)
-            r = _new_req(P, M, ta)
-            M[oRQ + r * N_RF + R_KIND] = K_ATOMIC if is_atomic else (K_STORE if is_write else K_LOAD)
-            M[oRQ + r * N_RF + R_TH] = th
-            M[oRQ + r * N_RF + R_TGT] = tgt
-            M[oRQ + r * N_RF + R_ADDR] = la
-            M[oRQ + r * N_RF + R_BYTES] = nbytes
-            M[oRQ + r * N_RF + R_SEND] = t
-            M[oRQ + r * N_RF + R_SRC_CORE] = c
-            M[oRQ + r * N_RF + R_SUB] = (TGT_SP if space == SP_REMOTE else TGT_DRAM) << 8
-            M[oRQ + r * N_RF + R_LINE] = line_id
-            M[oRQ + r * N_RF + R_BLOCK] = 0 if posted else 1
+            _new_req(P, M, ta, K_ATOMIC if is_atomic else (K_STORE if is_write else K_LOAD), th,
+                     TGT_SP if space == SP_REMOTE else TGT_DRAM, tgt, la, nbytes, t, c, line_id,
+                     -1, 0 if posted else 1)
             arr = ta
             if not posted:
                 blocked = True
@@ -1223,7 +1205,7 @@ def run_machine(P, M, CAL, DCAL, B):
             nbytes = M[oRQ + r * N_RF + R_BYTES]
             is_write = kind == K_STORE or kind == K_DMA_WRITE
             is_atomic = kind == K_ATOMIC
-            to_sp = (M[oRQ + r * N_RF + R_SUB] >> 8) == TGT_SP
+            to_sp = M[oRQ + r * N_RF + R_TGTKIND] == TGT_SP
             if to_sp:
                 end = _sp_serve(P, M, tgt, M[oRQ + r * N_RF + R_ADDR], nbytes, is_write, is_atomic, t)
                 resp_at = end
