@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -176,40 +177,37 @@ def convert(trace_path: str, to_fmt: str, out_path: str, fmt: str | None) -> Non
 @main.command()
 def presets() -> None:
     """List the memory and machine presets with their peak bandwidth and size."""
+    from sim.config.machine import list_machine_presets, load_machine_config
     from sim.config.memory import PRESET_DIR, list_memory_presets, load_memory_config
+    from sim.engine import channel_capacity
     from sim.report_table import render_table
 
-    rows = []
-    problems = []
-    for name in list_memory_presets():
-        try:
-            cfg = load_memory_config(name)
-        except UserError as exc:
-            rows.append((name, "?", "-", "-", "-", "(cannot load, see below)"))
-            problems.append(str(exc))
-            continue
-        rows.append((name, cfg.standard, f"{cfg.peak_bytes_per_s / 1e9:.1f}",
-                     str(cfg.scheduled_channels), f"{cfg.capacity_bytes / 2**30:g}",
-                     cfg.follows or "-"))
-    click.echo(f"memory presets in {PRESET_DIR}\n")
-    click.echo(render_table(("name", "standard", "peak (GB/s)", "channels", "capacity (GiB)", "follows"), rows))
-    from sim.config.machine import list_machine_presets, load_machine_config
-    from sim.engine import channel_capacity
+    problems: list[str] = []
 
-    machines = []
-    for name in list_machine_presets():
-        try:
-            spec = load_machine_config(name)
-        except UserError as exc:
-            machines.append((name, "?", "-", "-", "-", "(cannot load, see below)"))
-            problems.append(str(exc))
-            continue
-        machines.append((name, f"{spec.dies} x {spec.cores_per_die}", str(spec.threads_per_core),
-                         spec.memory_preset, f"{spec.dram_peak_bytes_per_s() / 1e9:.1f}",
-                         f"{channel_capacity(spec) * spec.controllers / 2**30:g}"))
+    def table(names: list[str], load: Callable[[str], Any],
+              row: Callable[[Any], tuple[str, ...]], headers: tuple[str, ...]) -> str:
+        rows = []
+        for name in names:
+            try:
+                rows.append((name, *row(load(name))))
+            except UserError as exc:  # listed anyway; the problem is printed below
+                rows.append((name, "?", *["-"] * (len(headers) - 3), "(cannot load, see below)"))
+                problems.append(str(exc))
+        return render_table(headers, rows)
+
+    click.echo(f"memory presets in {PRESET_DIR}\n")
+    click.echo(table(
+        list_memory_presets(), load_memory_config,
+        lambda c: (c.standard, f"{c.peak_bytes_per_s / 1e9:.1f}", str(c.scheduled_channels),
+                   f"{c.capacity_bytes / 2**30:g}", c.follows or "-"),
+        ("name", "standard", "peak (GB/s)", "channels", "capacity (GiB)", "follows")))
     click.echo(f"\nmachine presets in {PRESET_DIR.parent}\n")
-    click.echo(render_table(("name", "dies x cores", "threads/core", "memory", "DRAM peak (GB/s)",
-                             "DRAM (GiB)"), machines))
+    click.echo(table(
+        list_machine_presets(), load_machine_config,
+        lambda m: (f"{m.dies} x {m.cores_per_die}", str(m.threads_per_core), m.memory_preset,
+                   f"{m.dram_peak_bytes_per_s() / 1e9:.1f}",
+                   f"{channel_capacity(m) * m.controllers / 2**30:g}"),
+        ("name", "dies x cores", "threads/core", "memory", "DRAM peak (GB/s)", "DRAM (GiB)")))
     for p in problems:
         click.echo(f"membound: {_one_line(p)}", err=True)
 

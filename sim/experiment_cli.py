@@ -114,7 +114,8 @@ def results_table(rs: ResultSet, limit: int = MAX_ROWS_SHOWN) -> str:
     return text
 
 
-def _parse_value(text: str) -> Any:
+def parse_scalar(text: str) -> Any:
+    """'12' -> 12, '0.5' -> 0.5, 'true' -> True, anything else stays a string."""
     low = text.strip().lower()
     if low in ("true", "false"):
         return low == "true"
@@ -132,7 +133,7 @@ def parse_where(items: tuple[str, ...]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise click.BadParameter(f"expected KEY=VALUE, got '{item}'", param_hint="--where")
-        out[key.strip()] = _parse_value(value.strip())
+        out[key.strip()] = parse_scalar(value.strip())
     return out
 
 

@@ -15,24 +15,12 @@ from typing import Any
 import click
 
 from sim.errors import UserError
+from sim.experiment_cli import parse_scalar
 
 GENERATOR_RE = re.compile(r"^(rmat|erdos_renyi|banded):(.*)$")
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _scalar(text: str) -> Any:
-    """'12' -> 12, '0.5' -> 0.5, 'true' -> True, anything else stays a string."""
-    low = text.strip().lower()
-    if low in ("true", "false"):
-        return low == "true"
-    for conv in (int, float):
-        try:
-            return conv(text)
-        except ValueError:
-            pass
-    return text.strip()
 
 
 def matrix_arg(text: str | None, option: str) -> Any:
@@ -48,7 +36,7 @@ def matrix_arg(text: str | None, option: str) -> Any:
         if not sep or not key.strip():
             raise UserError(f"{option} {text!r}: expected GENERATOR:key=value,... "
                             f"(e.g. rmat:scale=10,seed=1), got the item {item!r}")
-        spec[key.strip()] = _scalar(value)
+        spec[key.strip()] = parse_scalar(value.strip())
     return spec
 
 

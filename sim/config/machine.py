@@ -96,15 +96,7 @@ _DRAM = "DRAM clocks"
 
 def list_machine_presets() -> list[str]:
     """Names of the machine presets: hw_configs/*.yaml files with kind: machine."""
-    out = []
-    for name in y.preset_names(MACHINE_DIR):
-        try:
-            kind = y.load_yaml(MACHINE_DIR / f"{name}.yaml", preset_dir=MACHINE_DIR).get("kind")
-        except Exception:  # broken files are reported when loaded, not when listed
-            continue
-        if kind is not None and kind.value == "machine":
-            out.append(name)
-    return out
+    return y.presets_of_kind(MACHINE_DIR, "machine")
 
 
 def load_machine_config(

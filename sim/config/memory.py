@@ -63,16 +63,8 @@ def _replaces(parent: KeyPath, key: str) -> tuple[str, ...]:
 
 def list_memory_presets() -> list[str]:
     """Names of the DRAM presets in hw_configs/memory (scratchpad files excluded)."""
-    return [n for n in y.preset_names(PRESET_DIR) if _kind_of(PRESET_DIR / f"{n}.yaml") != "scratchpad"]
-
-
-def _kind_of(path: Path) -> str:
-    try:
-        node = y.load_yaml(path, preset_dir=PRESET_DIR)
-    except Exception:  # a broken preset is still listed; loading it reports the problem
-        return ""
-    kind = node.get("kind")
-    return kind.value if kind is not None and isinstance(kind.value, str) else ""
+    return [n for n in y.preset_names(PRESET_DIR)
+            if y.preset_kind(PRESET_DIR / f"{n}.yaml", PRESET_DIR) != "scratchpad"]
 
 
 def load_memory_config(name_or_path: str) -> DramConfig:

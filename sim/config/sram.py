@@ -15,15 +15,7 @@ ATOMIC_KEYS = ("latency", "ops_per_clock")
 
 def list_sram_presets() -> list[str]:
     """Names of the scratchpad presets in hw_configs/memory."""
-    out = []
-    for name in y.preset_names(PRESET_DIR):
-        try:
-            kind = y.load_yaml(PRESET_DIR / f"{name}.yaml", preset_dir=PRESET_DIR).get("kind")
-        except Exception:  # broken files are reported when loaded, not when listed
-            continue
-        if kind is not None and kind.value == "scratchpad":
-            out.append(name)
-    return out
+    return y.presets_of_kind(PRESET_DIR, "scratchpad")
 
 
 def load_sram_config(name_or_path: str) -> SramConfig:

@@ -169,6 +169,23 @@ def preset_names(directory: Path) -> list[str]:
     return sorted(p.stem for p in directory.glob("*.yaml")) if directory.is_dir() else []
 
 
+def preset_kind(path: Path, preset_dir: Path) -> str:
+    """The `kind:` of a preset file, "" when it has none or cannot be read (a broken preset
+    is reported when it is loaded, not when presets are listed)."""
+    try:
+        node = load_yaml(path, preset_dir=preset_dir)
+    except Exception:
+        return ""
+    kind = node.get("kind")
+    return kind.value if kind is not None and isinstance(kind.value, str) else ""
+
+
+def presets_of_kind(directory: Path, kind: str) -> list[str]:
+    """Names of the presets in `directory` whose `kind:` is `kind`."""
+    return [n for n in preset_names(directory)
+            if preset_kind(directory / f"{n}.yaml", directory) == kind]
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """' (did you mean 'x'?)' for the closest choice, or ''."""
     close = difflib.get_close_matches(word, list(choices), n=5, cutoff=0.6)

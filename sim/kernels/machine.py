@@ -17,6 +17,8 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
 
+from sim.kernels.dram import _max, _min  # scalar min / max that inline (see there)
+
 NEVER = np.int64(1) << np.int64(62)
 
 # op codes and spaces (workloads/ops.py)
@@ -105,14 +107,6 @@ TGT_DRAM, TGT_SP = 0, 1
 N_JF = 16
 
 
-@njit(cache=True, inline="always")
-def _max(a, b):
-    return a if a > b else b
-
-
-@njit(cache=True, inline="always")
-def _min(a, b):
-    return a if a < b else b
 
 
 @njit(cache=True, inline="always")
@@ -516,6 +510,18 @@ def _pp_set(P, M, p, t):
 
 
 @njit(cache=True, inline="always")
+def _thread_done(P, M, th, dn):
+    """A blocked thread's op is done at dn: record it and, unless its stream has ended,
+    make it ready and wake its pipeline."""
+    M[P[P_O_TH] + th * N_TF + T_DONE] = dn
+    if dn > M[S_END]:
+        M[S_END] = dn
+    if M[P[P_O_TH] + th * N_TF + T_FIN] == 0:
+        M[P[P_O_RDY] + th] = dn
+        _wake_pipe(P, M, M[P[P_O_POF] + th], dn)
+
+
+@njit(cache=True, inline="always")
 def _new_req(P, M, t_arr, kind, th, tgt_kind, tgt, addr, nbytes, send, src_core, line, slot,
              block):
     """Allocate a request, fill every field and schedule its ARRIVE (id = creation order)."""
@@ -634,7 +640,6 @@ def _fail(P, M, code, th, opi):
 @njit(cache=True)
 def _job_chunk_done(P, M, slot, ack, ncpipes, nslots, tpc, ppc, cyc):
     """A DMA chunk's write is acknowledged at ack."""
-    oRDY = P[P_O_RDY]
     oHD = P[P_O_HD]
     oJB = P[P_O_JB]
     oJQ = P[P_O_JQ]
@@ -663,12 +668,7 @@ def _job_chunk_done(P, M, slot, ack, ncpipes, nslots, tpc, ppc, cyc):
             t0 = M[oTH + th * N_TF + T_BT]
             dn = _max(t0 + cyc, _align(done, cyc))
             M[oSTALL + th * N_ST + ST_DMA_WAIT] += dn - t0 - cyc
-            M[oTH + th * N_TF + T_DONE] = dn
-            if dn > M[S_END]:
-                M[S_END] = dn
-            if M[oTH + th * N_TF + T_FIN] == 0:
-                M[oRDY + th] = dn
-                _wake_pipe(P, M, M[P[P_O_POF] + th], dn)
+            _thread_done(P, M, th, dn)
 
 
 @njit(cache=True)
@@ -1248,12 +1248,7 @@ def run_machine(P, M, CAL, DCAL, B):
                 if kind == K_LOAD:
                     M[oTST + th * 2 + 0] += 1
                     M[oTST + th * 2 + 1] += dn - t0
-                M[oTH + th * N_TF + T_DONE] = dn
-                if dn > M[S_END]:
-                    M[S_END] = dn
-                if M[oTH + th * N_TF + T_FIN] == 0:
-                    M[oRDY + th] = dn
-                    _wake_pipe(P, M, M[P[P_O_POF] + th], dn)
+                _thread_done(P, M, th, dn)
             if M[oRQ + r * N_RF + R_LINE] >= 0:
                 _l1_insert(P, M, src_core, P[P_L1_SETS], P[P_L1_WAYS], M[oRQ + r * N_RF + R_LINE], dl)
             M[oRQFREE + M[S_RQ_FREE_N]] = r
