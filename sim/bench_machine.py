@@ -45,7 +45,7 @@ def _streams(spec, ops_per_thread: int, seed: int) -> ArrayStreams:
     for s in range(src.n_streams):
         parts = []
         while len(part := src.next_chunk(s, 1 << 16)):
-            parts.append(part)
+            parts.append(part.copy())  # a chunk is valid until the next pull
         out.append(np.concatenate(parts) if parts else np.zeros(0, OP_DTYPE))
     return ArrayStreams(out)
 

@@ -105,9 +105,10 @@ class OpSource(Protocol):
     """Streams handed to the engine: ``n_streams`` streams, read in chunks.
 
     ``next_chunk(s, max_ops)`` returns the next at most ``max_ops`` ops of stream s (an
-    ``OP_DTYPE`` array); an empty array means the stream has ended. The engine asks again
-    only after it has consumed the previous chunk, so a source never needs more than one
-    chunk per stream in memory.
+    ``OP_DTYPE`` array); an empty array means the stream has ended. The chunk may be a view
+    of a buffer the source reuses: it is valid until the next ``next_chunk`` call, so a
+    consumer copies what it keeps. The engine asks again only after it has consumed the
+    previous chunk, so a source never needs more than one chunk per stream in memory.
     """
 
     n_streams: int

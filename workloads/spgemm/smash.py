@@ -167,14 +167,13 @@ def build(prob: Problem, target: SpgemmTarget, p: dict[str, Any]) -> SpgemmSourc
     cap = int(reg_r.max()) if prob.m else 1
     keys = np.full(max(cap, 1), -1, np.int64)
     vals = np.zeros(max(cap, 1))
-    own = np.array([-1, 0], np.int64)
     a, b = prob.a, prob.b
 
     def make(s: int, buf: np.ndarray, ctl: np.ndarray, cnt: np.ndarray):
         return smash_stream(s, buf, ctl, cnt, prm, bases, seg.ptr, seg.kind, seg.lo, seg.hi,
                             seg.ctr, seg.arg, a.indptr, a.indices, a.data, b.indptr,
-                            b.indices, b.data, prob.c_ptr, c_idx, c_val, c_done, reg_r,
-                            reg_off, keys, vals, own)
+                            b.indices, b.data, prob.c_ptr, c_idx, c_val, c_done, prob.flops_row,
+                            reg_r, reg_off, keys, vals)
 
     info = {"dataflow": "smash", "version": version, "partition": p["partition"],
             "layout": lay.describe(), "dram_footprint_bytes": lay.end,

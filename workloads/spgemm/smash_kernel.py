@@ -1,6 +1,8 @@
 """The SMASH stream kernel (numba): row-wise products merged by atomics into scratchpad hashing.
 
-See smash.py for the design. Hash table of a row: ``R`` virtual slots (``reg_R[i]``), split
+See smash.py for the design. A stream hashes each of its rows once, functionally, when it
+starts the row (``plan_row``, no yield inside, so one scratch table serves every stream), and
+then emits the row's ops from that plan. Hash table of a row: ``R`` virtual slots (``reg_R[i]``), split
 into ``F`` fragments of ``R / F`` slots; fragment f of a core's table lives on core
 (core + f) % cores, in that core's scratchpad area f, at slot offset ``reg_off[i]``. Linear
 probing from h(j) = ((j * 2654435761) mod 2**32) * R >> 32 over the virtual slots.
@@ -83,24 +85,41 @@ def probe(keys, r_slots, j):
 
 
 @nb.njit(cache=True)
-def replay(s, i, upto, r_slots, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, keys, vals, own):
-    """Rebuild row i's table from its first ``upto`` products."""
-    own[0] = s
+def plan_row(i, r_slots, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, c_ptr, c_idx, c_val,
+             keys, vals, plan):
+    """Hash row i's products into ``keys``/``vals`` in product order and write C's row.
+
+    ``plan[t]`` records where product t landed: its slot, or ``-1 - slot`` where the key was
+    already there. Runs without yielding, so the one scratch table serves every stream; the
+    stream then emits its ops from its own plan. Returns False if the table disagrees with
+    the symbolic row length (an internal error).
+    """
     keys[:r_slots] = EMPTY
-    c = 0
+    t = 0
     for p in range(a_ptr[i], a_ptr[i + 1]):
-        k = a_idx[p]
-        for q in range(b_ptr[k], b_ptr[k + 1]):
-            if c == upto:
-                return
+        av = a_val[p]
+        for q in range(b_ptr[a_idx[p]], b_ptr[a_idx[p] + 1]):
             j = b_idx[q]
             v, _, found = probe(keys, r_slots, j)
             if found:
-                vals[v] += a_val[p] * b_val[q]
+                vals[v] += av * b_val[q]
+                plan[t] = -1 - v
             else:
                 keys[v] = j
-                vals[v] = a_val[p] * b_val[q]
-            c += 1
+                vals[v] = av * b_val[q]
+                plan[t] = v
+            t += 1
+    c0, c1 = c_ptr[i], c_ptr[i + 1]
+    if r_slots == 0:
+        return c1 == c0
+    used = np.flatnonzero(keys[:r_slots] != EMPTY)
+    if used.shape[0] != c1 - c0:
+        return False
+    order = np.argsort(keys[used])
+    for k in range(used.shape[0]):
+        c_idx[c0 + k] = keys[used[order[k]]]
+        c_val[c0 + k] = vals[used[order[k]]]
+    return True
 
 
 @nb.njit(cache=True)
@@ -136,13 +155,19 @@ def load_elem(buf, n, cnt, lay, tok, l_tok, l_idx, l_val, q, q0, q1, line, cls):
 @nb.njit(cache=True)
 def smash_stream(s, buf, ctl, cnt, prm, lay, sg_ptr, sg_kind, sg_lo, sg_hi, sg_ctr, sg_arg,
                  a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, c_ptr, c_idx, c_val, c_done,
-                 reg_r, reg_off, keys, vals, own):
+                 flops_row, reg_r, reg_off, keys, vals):
     line = prm[P_LINE]
     core = s // prm[P_TPC]
     tok = prm[P_TOKEN] != 0
     eb = prm[P_ENTRY]
     frag = prm[P_FRAG]
     add_sub = ATOMIC_ADD | FLAG_POSTED if prm[P_POSTED] != 0 else ATOMIC_ADD
+    # this stream's plan: one entry per product of its longest row
+    most = 0
+    for g in range(sg_ptr[s], sg_ptr[s + 1]):
+        for i in range(sg_lo[g], sg_hi[g]):
+            most = max(most, flops_row[i])
+    plan = np.empty(most, np.int32)
     n = 0
     for g in range(sg_ptr[s], sg_ptr[s + 1]):
         if n > ctl[0]:
@@ -164,8 +189,12 @@ def smash_stream(s, buf, ctl, cnt, prm, lay, sg_ptr, sg_kind, sg_lo, sg_hi, sg_c
             a0, a1 = a_ptr[i], a_ptr[i + 1]
             r_slots = reg_r[i]
             off = reg_off[i]
-            replay(s, i, 0, r_slots, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, keys, vals, own)
-            done = 0
+            # functional result first (the ops below do not depend on it)
+            if not plan_row(i, r_slots, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, c_ptr, c_idx,
+                            c_val, keys, vals, plan):
+                cnt[K_BAD] += 1
+            c_done[i] += 1
+            t = 0
             # ---- hashing phase of row i
             for p in range(a0, a1):
                 if n > ctl[0]:
@@ -174,7 +203,6 @@ def smash_stream(s, buf, ctl, cnt, prm, lay, sg_ptr, sg_kind, sg_lo, sg_hi, sg_c
                 n, _ = load_elem(buf, n, cnt, lay, tok, L_A_TOK, L_A_IDX, L_A_VAL, p, a0, a1,
                                  line, CLS_A)
                 k = a_idx[p]
-                av = a_val[p]
                 n = span(buf, n, cnt, LOAD, DRAM, 0, lay[L_B_PTR] + k * 8,
                          lay[L_B_PTR] + k * 8 + 16, line, CLS_NONE)
                 b0, b1 = b_ptr[k], b_ptr[k + 1]
@@ -182,26 +210,21 @@ def smash_stream(s, buf, ctl, cnt, prm, lay, sg_ptr, sg_kind, sg_lo, sg_hi, sg_c
                     if n > ctl[0]:
                         yield n
                         n = 0
-                    if own[0] != s:
-                        replay(s, i, done, r_slots, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val,
-                               keys, vals, own)
                     n, grp = load_elem(buf, n, cnt, lay, tok, L_B_TOK, L_B_IDX, L_B_VAL, q, b0,
                                        b1, line, CLS_B)
                     n = compute(buf, n, cnt, grp * (prm[P_MULADD] + prm[P_HASH]))
-                    j = b_idx[q]
-                    v, c, found = probe(keys, r_slots, j)
+                    w = home(b_idx[q], r_slots)
+                    v = plan[t]
+                    found = v < 0
                     if found:
-                        vals[v] += av * b_val[q]
-                    else:
-                        keys[v] = j
-                        vals[v] = av * b_val[q]
-                    done += 1
+                        v = -1 - v
+                    t += 1
+                    c = v - w + 1 if v >= w else v + r_slots - w + 1
                     cnt[K_MULTS] += 1
                     cnt[K_PP_STORED] += 1
                     cnt[K_PROBES] += c
                     cnt[K_COLL] += c - 1
                     # ops: one CAS per probed slot (claim the key or find it) ...
-                    w = home(j, r_slots)
                     for _ in range(c):
                         if n > ctl[0]:
                             yield n
@@ -217,23 +240,6 @@ def smash_stream(s, buf, ctl, cnt, prm, lay, sg_ptr, sg_kind, sg_lo, sg_hi, sg_c
                         n = atomic(buf, n, cnt, prm, sp, pc, add_sub, addr + 8)
                     elif found:
                         n = atomic(buf, n, cnt, prm, sp, pc, ATOMIC_CAS, addr)
-            # ---- the row's functional result
-            if own[0] != s:
-                replay(s, i, done, r_slots, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, keys,
-                       vals, own)
-            c0, c1 = c_ptr[i], c_ptr[i + 1]
-            if r_slots > 0:
-                used = np.flatnonzero(keys[:r_slots] != EMPTY)
-                if used.shape[0] != c1 - c0:
-                    cnt[K_BAD] += 1
-                else:
-                    order = np.argsort(keys[used])
-                    for t in range(used.shape[0]):
-                        c_idx[c0 + t] = keys[used[order[t]]]
-                        c_val[c0 + t] = vals[used[order[t]]]
-            elif c1 != c0:
-                cnt[K_BAD] += 1
-            c_done[i] += 1
             if r_slots == 0:
                 continue
             # ---- write-back: read and clear the row's slots, compact and sort, store C
@@ -250,6 +256,7 @@ def smash_stream(s, buf, ctl, cnt, prm, lay, sg_ptr, sg_kind, sg_lo, sg_hi, sg_c
                     n = mem(buf, n, cnt, LOAD, sp, pc, e - a, a, CLS_NONE)
                     n = mem(buf, n, cnt, STORE, sp, pc, e - a, a, CLS_NONE)
                     a = e
+            c0, c1 = c_ptr[i], c_ptr[i + 1]
             m = c1 - c0
             n = compute(buf, n, cnt, r_slots * prm[P_CMP] + m * ilog2(m) * prm[P_SORT])
             for arr in range(2):

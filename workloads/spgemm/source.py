@@ -2,10 +2,11 @@
 
 Stream s is produced by a numba generator (one per stream, created on first use) that writes
 ops into one chunk buffer shared by all streams and yields how many it wrote, at most the
-``max_ops`` asked for (emit.py); the source copies them out at once, so no stream holds ops
-between pulls beyond its generator's few scalars. The generators are deterministic and
-independent of the order the engine pulls them in: functional state they share (accumulators,
-hash tables) is rebuilt when another stream used it in between.
+``max_ops`` asked for (emit.py); ``next_chunk`` returns a view of that buffer, valid until the
+next call (the OpSource contract), so no stream holds ops between pulls beyond its generator's
+own state. The generators are deterministic and independent of the order the engine pulls them
+in: functional state they share (accumulators, hash tables) is rebuilt when another stream used
+it in between, or, for SMASH, is only touched between two yields.
 """
 
 from __future__ import annotations
@@ -58,11 +59,9 @@ class SpgemmSource:
         n = self._advance(s)
         if n == 0:
             return empty(0)
-        chunk = self._buf[:n].copy()
-        if n > max_ops:
-            self._left[s] = chunk[max_ops:]
-            chunk = chunk[:max_ops]
-        return chunk
+        if n > max_ops:  # only when max_ops < emit.RESERVE
+            self._left[s] = self._buf[max_ops:n].copy()
+        return self._buf[:min(n, max_ops)]
 
     def _advance(self, s: int) -> int:
         g = self._gens[s]
