@@ -5,7 +5,11 @@ host link, DRAM controller and DMA engine. All int64 state lives in one arena ar
 (scalars S first, then the arrays named in ARENA_NAMES at offsets P[P_O_<name>]), the
 slot calendars in two uint64 arrays. One arena instead of ~35 arrays matters: numba
 updates a reference count for every array argument of every helper call, and with ~35
-of them that cost more than the model itself. The kernel stops whenever a thread has
+of them that cost more than the model itself. The helpers that are not inlined, and the
+kernel itself, allocate nothing, so they are compiled without the runtime's reference
+counting (``_nrt=False``, the NRT switch numba's own njit options accept): their remaining
+per-call increments and decrements of P, M, the calendars and B were ~15% of an SpGEMM run
+(perf). The kernel stops whenever a thread has
 used up its buffered ops (the driver in sim/engine.py refills them) and resumes exactly
 where it was. Times are int64 picoseconds; calendars count core cycles (network) or DRAM
 clocks (data buses).
@@ -208,7 +212,7 @@ def _cal_reserve(CAL, row, a, ser, limit, W):
         s = q  # a busy slot: the next iteration skips its run
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _cal_advance(CAL, base, now_slot, W):
     """Clear quarters of the ring that lie wholly before now_slot; returns the new base."""
     q = W >> 2
@@ -221,7 +225,7 @@ def _cal_advance(CAL, base, now_slot, W):
     return base
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _tl_add(P, M, row, t_ps, nbytes):
     """Add bytes to a timeline row at t_ps; past the last bin, merge bin pairs (width x2)."""
     oTL = P[P_O_TL]
@@ -281,7 +285,7 @@ def _mesh(P, M, CAL, die, u, v, a, nbytes, limit):
     return a
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _send(P, M, CAL, sdie, snode, ddie, dnode, t_ps, nbytes):
     """Deliver a packet sent at t_ps; returns the delivery time in ps (or -1: horizon)."""
     cyc = P[P_CYCLE]
@@ -306,7 +310,7 @@ def _send(P, M, CAL, sdie, snode, ddie, dnode, t_ps, nbytes):
 
 
 # ---------------------------------------------------------------------------- scratchpad
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _sp_serve(P, M, core, addr, nbytes, is_write, is_atomic, t_ps):
     """Serve a scratchpad request arriving at t_ps; returns the end time in ps."""
     oSPA = P[P_O_SPA]
@@ -369,7 +373,7 @@ def _sp_serve(P, M, core, addr, nbytes, is_write, is_atomic, t_ps):
 
 
 # ---------------------------------------------------------------------------- DRAM
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _dram_access(P, M, DCAL, ctrl, acc, e, is_write, nbytes_here):
     """Serve one access (index acc within the channel) ready at DRAM clock e; end clock."""
     oBK = P[P_O_BK]
@@ -417,7 +421,7 @@ def _dram_access(P, M, DCAL, ctrl, acc, e, is_write, nbytes_here):
     return end
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _dram_serve(P, M, DCAL, ctrl, laddr, nbytes, is_write, is_atomic, t_ps):
     """Serve a DRAM request arriving at t_ps; returns (end ps, response-ready ps) or -1."""
     oAU = P[P_O_AU]
@@ -548,7 +552,7 @@ def _new_req(P, M, t_arr, kind, th, tgt_kind, tgt, addr, nbytes, send, src_core,
     return r
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _l1_lookup(P, M, core, sets, ways, line_id):
     """Fill time of the line if present (and touch it), else -1."""
     oLC = P[P_O_LC]
@@ -564,7 +568,7 @@ def _l1_lookup(P, M, core, sets, ways, line_id):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _l1_insert(P, M, core, sets, ways, line_id, fill):
     oLC = P[P_O_LC]
     oLF = P[P_O_LF]
@@ -590,7 +594,7 @@ def _l1_insert(P, M, core, sets, ways, line_id, fill):
     M[oLF + ((core) * P[P_L1_SETS1] + (st)) * P[P_L1_WAYS] + victim] = fill
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _host_path(P, M, CAL, die, node, t_ps, req_bytes, resp_bytes):
     """Host access resolved at issue: (arrival at host memory ps, delivery ps) or (-1, -1)."""
     cyc = P[P_CYCLE]
@@ -620,7 +624,7 @@ def _host_path(P, M, CAL, die, node, t_ps, req_bytes, resp_bytes):
     return arr * cyc, a * cyc
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _dram_target(P, addr, total_ctrl):
     """(controller, local address) of a global DRAM address."""
     sh = P[P_IL_SHIFT]  # the interleave is a power of two
@@ -629,7 +633,7 @@ def _dram_target(P, addr, total_ctrl):
     return g, (q << sh) | (addr & (P[P_IL] - 1))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _fail(P, M, code, th, opi):
     M[S_ERR] = code
     M[S_ERR_TH] = th
@@ -637,7 +641,7 @@ def _fail(P, M, code, th, opi):
     return -code
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _job_chunk_done(P, M, slot, ack, ncpipes, nslots, tpc, ppc, cyc):
     """A DMA chunk's write is acknowledged at ack."""
     oHD = P[P_O_HD]
@@ -671,7 +675,7 @@ def _job_chunk_done(P, M, slot, ack, ncpipes, nslots, tpc, ppc, cyc):
             _thread_done(P, M, th, dn)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _dma_step(P, M, CAL, e, t, ncpipes, nslots, jcap, tpc, ppc, total_ctrl):
     """One issue cycle of core e's DMA engine."""
     oHS = P[P_O_HS]
@@ -807,7 +811,7 @@ def _dma_step(P, M, CAL, e, t, ncpipes, nslots, jcap, tpc, ppc, total_ctrl):
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _issue(P, M, CAL, B, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_ctrl, jcap):
     """Thread th issues its next op at t on pipeline p of core c. <0 on error."""
     oRDY = P[P_O_RDY]
@@ -1092,7 +1096,7 @@ def _issue(P, M, CAL, B, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_c
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _advance(P, M, th, tpc, ncores, cpd, dies):
     """Move past the op just issued; ask for a refill or finish the thread. <0 on error."""
     oREFILL = P[P_O_REFILL]
@@ -1108,7 +1112,7 @@ def _advance(P, M, th, tpc, ncores, cpd, dies):
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _finish(P, M, th, tpc, ncores, cpd, dies):
     oRDY = P[P_O_RDY]
     oBAR = P[P_O_BAR]
@@ -1130,7 +1134,7 @@ def _finish(P, M, th, tpc, ncores, cpd, dies):
 
 
 # ---------------------------------------------------------------------------- main loop
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def run_machine(P, M, CAL, DCAL, B):
     """Run until done (0), a refill is needed (1: REFILL[:S[S_NREFILL]]) or an error (<0)."""
     oPT = P[P_O_PT]

@@ -49,7 +49,7 @@ COUNTER_NAMES = ("ops", "loads", "stores", "atomics", "computes", "barriers", "c
 CLS_NONE, CLS_A, CLS_B = 0, 1, 2
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def put(buf, n, op, space, sub, core, size, addr, handle):
     r = buf[n]
     r["op"] = op
@@ -66,7 +66,7 @@ def put(buf, n, op, space, sub, core, size, addr, handle):
     return n + 1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def mem(buf, n, cnt, op, space, core, size, addr, cls):
     """A LOAD or STORE of ``size`` bytes; counts ops, bytes per space and input bytes."""
     cnt[K_OPS] += 1
@@ -90,7 +90,7 @@ def mem(buf, n, cnt, op, space, core, size, addr, cls):
     return put(buf, n, op, space, 0, core, size, addr, 0)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def span(buf, n, cnt, op, space, core, lo, hi, line, cls):
     """Loads or stores covering bytes [lo, hi), one op per line-sized piece (keep it short)."""
     a = lo
@@ -101,13 +101,13 @@ def span(buf, n, cnt, op, space, core, lo, hi, line, cls):
     return n
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def seg_end(base, eb, q, end, line):
     """End (exclusive element index) of the line piece of an array starting at element q."""
     return min(end, q + (line - (base + q * eb) % line) // eb)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def atomic(buf, n, cnt, prm, space, core, sub, addr):
     """An 8-byte ATOMIC; scratchpad atomics also count in the per-bank histogram."""
     cnt[K_OPS] += 1
@@ -126,7 +126,7 @@ def atomic(buf, n, cnt, prm, space, core, sub, addr):
     return put(buf, n, ATOMIC, space, sub, core, 8, addr, 0)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def compute(buf, n, cnt, cycles):
     if cycles <= 0:
         return n

@@ -62,7 +62,7 @@ from workloads.spgemm.partition import BAR_CORE
 EMPTY = -1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def home(j, r_slots):
     return (((j * 2654435761) & 0xFFFFFFFF) * r_slots) >> 32
 
@@ -122,7 +122,7 @@ def plan_row(i, r_slots, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, c_ptr, c_idx,
     return True
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def place(prm, core, off, r_slots, v):
     """(space, core, scratchpad address) of virtual slot v of a row's table."""
     frag = prm[P_FRAG]
@@ -135,7 +135,7 @@ def place(prm, core, off, r_slots, v):
     return SP_REMOTE, pc, addr
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def load_elem(buf, n, cnt, lay, tok, l_tok, l_idx, l_val, q, q0, q1, line, cls):
     """Line-piece loads of element q of a fiber [q0, q1); returns (n, value-piece length)."""
     if tok:
