@@ -50,6 +50,10 @@ Our choices (documented, not from the thesis)
       functional order says succeeds is emitted once (contention shows up as time in the
       engine's atomic units and banks, not as extra ops).
     * v3: ``fragments`` (default 4) is capped at the number of cores.
+    * Functional side (simulator memory, not the machine's): a row is hashed once when its
+      thread starts it, and the slot each product landed in is kept (4 B per product) until
+      the thread finishes the row, so generation costs one hash per product whatever order
+      the engine pulls the streams in.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """The SMASH stream kernel (numba): row-wise products merged by atomics into scratchpad hashing.
 
 See smash.py for the design. A stream hashes each of its rows once, functionally, when it
-starts the row (``plan_row``, no yield inside, so one scratch table serves every stream), and
-then emits the row's ops from that plan. Hash table of a row: ``R`` virtual slots (``reg_R[i]``), split
-into ``F`` fragments of ``R / F`` slots; fragment f of a core's table lives on core
-(core + f) % cores, in that core's scratchpad area f, at slot offset ``reg_off[i]``. Linear
-probing from h(j) = ((j * 2654435761) mod 2**32) * R >> 32 over the virtual slots.
+starts the row (``plan_row``: no yield inside, so one scratch table serves every stream),
+and then emits the row's ops from that plan, which it keeps only while it works on the row.
+Hash table of a row: ``R`` virtual slots (``reg_R[i]``), split into ``F`` fragments of
+``R / F`` slots; fragment f of a core's table lives on core (core + f) % cores, in that
+core's scratchpad area f, at slot offset ``reg_off[i]``. Linear probing from
+h(j) = ((j * 2654435761) mod 2**32) * R >> 32 over the virtual slots.
 """
 
 from __future__ import annotations
@@ -162,12 +163,6 @@ def smash_stream(s, buf, ctl, cnt, prm, lay, sg_ptr, sg_kind, sg_lo, sg_hi, sg_c
     eb = prm[P_ENTRY]
     frag = prm[P_FRAG]
     add_sub = ATOMIC_ADD | FLAG_POSTED if prm[P_POSTED] != 0 else ATOMIC_ADD
-    # this stream's plan: one entry per product of its longest row
-    most = 0
-    for g in range(sg_ptr[s], sg_ptr[s + 1]):
-        for i in range(sg_lo[g], sg_hi[g]):
-            most = max(most, flops_row[i])
-    plan = np.empty(most, np.int32)
     n = 0
     for g in range(sg_ptr[s], sg_ptr[s + 1]):
         if n > ctl[0]:
@@ -189,7 +184,9 @@ def smash_stream(s, buf, ctl, cnt, prm, lay, sg_ptr, sg_kind, sg_lo, sg_hi, sg_c
             a0, a1 = a_ptr[i], a_ptr[i + 1]
             r_slots = reg_r[i]
             off = reg_off[i]
-            # functional result first (the ops below do not depend on it)
+            # functional result first (the ops below do not depend on it); the plan lives
+            # while the stream works on the row: one int32 per product
+            plan = np.empty(flops_row[i], np.int32)
             if not plan_row(i, r_slots, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, c_ptr, c_idx,
                             c_val, keys, vals, plan):
                 cnt[K_BAD] += 1
