@@ -116,6 +116,17 @@ def test_check_detects_wrong_results():
     idx[0] = (idx[0] + 1) % p.n_cols
     bad = verify(p, idx, src.c_val, src.c_done, 0)
     assert not bad["ok"] and not bad["pattern_equal"]
+    # a value off by less than the tolerance passes and reports its error
+    val = src.c_val.copy()
+    val[5] *= 1 + 1e-12
+    near = verify(p, src.c_idx, val, src.c_done, 0)
+    assert near["ok"] and 0 < near["max_rel_err"] <= 1e-9
+    # an entry of ours that is exactly 0.0 is dropped: a missing entry names its row
+    val = src.c_val.copy()
+    row = int(np.searchsorted(p.c_ptr, 7, side="right") - 1)
+    val[7] = 0.0
+    miss = verify(p, src.c_idx, val, src.c_done, 0)
+    assert not miss["ok"] and miss["first_bad_row"] == row and miss["nnz"] == good["nnz"] - 1
     done = src.c_done.copy()
     done[3] = 2
     assert not verify(p, src.c_idx, src.c_val, done, 0)["ok"]
