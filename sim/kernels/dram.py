@@ -18,16 +18,29 @@ Where the speed comes from (results are bit-identical to sim/reference/dram.py):
   array: numba adds atomic reference-count updates for every array argument of an
   inlined helper call. Integer min/max go through _min/_max (the builtins compile to an
   out-of-line call per use);
-* the timing table is unrolled per (command, bank) into one flat update list.
+* the timing table is unrolled per (command, bank) into one flat update list;
+* no per-access scratch arrays: an access's milestone and row outcome live in out_col /
+  out_kind until its column command (fresh 5M-entry arrays cost ~2 ms/MB in page faults);
+* summary statistics (result_counts / latency_ranks, used by sim.memory.dram.summarize)
+  take one pass over the per-access results and get the percentiles from a histogram of
+  integer latencies instead of numpy temporaries and a partition (0.46 s -> 0.03 s for 5M).
 
-What is left (profile of 2M random DDR4 reads at ~2.3 M requests/s, kernel alone): the
-loop already visits ~4.4 of the ~5 clocks per access and issues 3 commands each; ~17-25%
-of samples land on no source line (register spills in this one large function), ~30% on
-the due-queue scan and re-checks, ~15% on integer max chains, ~10% on timing updates.
-Tried without gain: group-level ready bounds (cut stale re-checks from 6.8 to 0.6 per
-access, no wall-time change) and a copy of the loop specialised to the presets' structure
-(+8%, not worth a second copy). The next step is packing per-bank state into fewer arrays
-so fewer values stay live across the loop.
+What is left (5M random DDR4 reads: kernel ~2.2-2.4 s, ~2.1-2.3 M requests/s; ~100 ns
+per visited clock): the loop already visits ~4.4 of the ~5 clocks per access and issues 3
+commands each. A line-level profile (perf IPs matched to NUMBA_DEBUGINFO asm) puts ~25% of
+samples on no source line (spills: the frame is ~6 KB), ~13% on the due-mask pass, ~13% on
+the _max chains of candidate checks, ~8% on timing updates, ~7% on arrivals. Cutting work
+does not show in wall time: the loop seems bound by data-dependent branches and by
+the code layout LLVM picks for this one large function, which moves by 10-20% with
+unrelated edits. Tried without gain (measured as min of 8 runs, A/B interleaved):
+group-level ready bounds (stale re-checks 6.8 -> 0.6 per access); a copy of the loop
+specialised to the presets' structure (+8%, not worth a second copy); per-row
+command-level ready maxima (3 loads per candidate instead of 9-10) with the update list
+collapsed onto shared group/rank rows (28 -> 19 updates per access): 5-15% slower; the
+due-mask pass over a constant 64 columns (no remainder loop): ~5% slower; a branchy mask
+pass: 50% slower. The 5 M requests/s target needs fewer unpredictable branches per
+access (e.g. an event-driven scheduler per bank instead of a clock scan), not less
+arithmetic.
 """
 
 from __future__ import annotations
@@ -137,7 +150,8 @@ def run_dram(params, sp_n, sp_e, sp_lat,
     a_bank is the bank index within its channel (rank-major), a_bg the bank
     group index within its rank. log is an int64 [cap, 7] command log
     (clk, cmd, ch, rank, bg, bank-in-group, row) filled up to log_n[0]
-    (log_n[1] = 1 if it overflowed).
+    (log_n[1] = 1 if it overflowed). out_col / out_kind double as per-access scratch
+    until each access's column command (see below); all three outputs are final on return.
     """
     nch = params[P_NCH]
     ranks = params[P_RANKS]
@@ -289,9 +303,10 @@ def run_dram(params, sp_n, sp_e, sp_lat,
         ref_interval = REFI
     next_ref = np.full(nch, ref_interval if refresh != REFRESH_NONE else NEVER, np.int64)
 
-    milestone = np.zeros(n, np.int64)
-    had_pre = np.zeros(n, np.bool_)
-    had_act = np.zeros(n, np.bool_)
+    # Per-access scratch lives in the outputs (fresh per-access arrays cost more in page
+    # faults than the whole loop spends on them): until its column command, out_col[a] is
+    # the access's last milestone and out_kind[a] the worst row outcome so far (hit, miss
+    # after an ACT, conflict after a PRE), final once the column command issues.
 
     next_a = 0
     done = 0
@@ -707,7 +722,7 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                 # latency attribution for the access's own command (reads only)
                 if ia >= 0:
                     if not a_write[ia]:
-                        cur = milestone[ia]
+                        cur = out_col[ia]
                         # (_ready written out: no reference counting in the hot loop)
                         gi = G0 + g
                         ri = R0 + r
@@ -744,11 +759,11 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                             bd_sum[B_TURN] += d
                             cur += d
                         bd_sum[B_QUEUED] += t - cur
-                    milestone[ia] = t
+                    out_col[ia] = t  # (the column command's clock is final)
                     if icmd == PRE:
-                        had_pre[ia] = True
-                    elif icmd == ACT:
-                        had_act[ia] = True
+                        out_kind[ia] = K_CONFLICT
+                    elif icmd == ACT and out_kind[ia] == K_HIT:
+                        out_kind[ia] = K_MISS
                 # command log
                 if logcap > 0:
                     li = log_n[0]
@@ -806,13 +821,6 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                 # queue bookkeeping
                 if ia >= 0:
                     if icmd == RD or icmd == WR:
-                        out_col[ia] = t
-                        if had_pre[ia]:
-                            out_kind[ia] = K_CONFLICT
-                        elif had_act[ia]:
-                            out_kind[ia] = K_MISS
-                        else:
-                            out_kind[ia] = K_HIT
                         if icmd == RD:
                             fin = t + CL + BURST
                             bd_sum[B_TRANSFER] += CL + BURST
@@ -1052,7 +1060,8 @@ def run_dram(params, sp_n, sp_e, sp_lat,
                 if wait_r[ch, q] == 1 and room:
                     mov_r[ch] += 1
             out_enter[a] = t
-            milestone[a] = t
+            out_col[a] = t  # milestone
+            out_kind[a] = K_HIT
             # the new transaction may move (bank_queues) or issue (fr_fcfs) next clock
             if structure == STRUCT_FR_FCFS:
                 ch_next[ch] = t + 1
@@ -1081,3 +1090,69 @@ def run_dram(params, sp_n, sp_e, sp_lat,
             return -1
         t = wake
     return end
+
+
+# --- summary statistics (sim.memory.dram.summarize) ---------------------------------
+# One pass over the per-access results instead of numpy temporaries: on 5M accesses the
+# temporaries' allocation and first touch cost more than the arithmetic.
+@njit(cache=True)
+def result_counts(is_write, col, enter, kind, channel, per, extra, kinds, chan, stats):
+    """Read latency per request (max col - min enter over its `per` accesses, + extra) and
+    access counts. kinds[k] / chan[c] count accesses per kind / data channel; stats gets
+    [read requests, latency sum, latency min, latency max, read accesses]."""
+    n_acc = col.shape[0]
+    for i in range(n_acc):
+        kinds[kind[i]] += 1
+        chan[channel[i]] += 1
+    cnt = 0
+    tot = 0
+    lo = NEVER
+    hi = -NEVER
+    for r in range(n_acc // per):
+        i0 = r * per
+        if is_write[i0]:
+            continue
+        d = col[i0]
+        s = enter[i0]
+        for i in range(i0 + 1, i0 + per):
+            if col[i] > d:
+                d = col[i]
+            if enter[i] < s:
+                s = enter[i]
+        v = d - s + extra
+        cnt += 1
+        tot += v
+        if v < lo:
+            lo = v
+        if v > hi:
+            hi = v
+    stats[0] = cnt
+    stats[1] = tot
+    stats[2] = lo
+    stats[3] = hi
+    stats[4] = cnt * per
+
+
+@njit(cache=True)
+def latency_ranks(is_write, col, enter, per, extra, lo, hist, ranks, out):
+    """out[j] = the ranks[j]-th smallest read latency (0-based), by counting latencies
+    into hist (hist[v - lo]; must cover the range)."""
+    for r in range(col.shape[0] // per):
+        i0 = r * per
+        if is_write[i0]:
+            continue
+        d = col[i0]
+        s = enter[i0]
+        for i in range(i0 + 1, i0 + per):
+            if col[i] > d:
+                d = col[i]
+            if enter[i] < s:
+                s = enter[i]
+        hist[d - s + extra - lo] += 1
+    for j in range(ranks.shape[0]):
+        seen = 0
+        for v in range(hist.shape[0]):
+            seen += hist[v]
+            if seen > ranks[j]:
+                out[j] = lo + v
+                break
