@@ -1095,6 +1095,19 @@ def run_dram(params, sp_n, sp_e, sp_lat,
 # --- summary statistics (sim.memory.dram.summarize) ---------------------------------
 # One pass over the per-access results instead of numpy temporaries: on 5M accesses the
 # temporaries' allocation and first touch cost more than the arithmetic.
+@njit(cache=True, inline="always")
+def _request_span(col, enter, i0, per):
+    """Last column command minus first entry over a request's `per` accesses from i0."""
+    d = col[i0]
+    s = enter[i0]
+    for i in range(i0 + 1, i0 + per):
+        if col[i] > d:
+            d = col[i]
+        if enter[i] < s:
+            s = enter[i]
+    return d - s
+
+
 @njit(cache=True)
 def result_counts(is_write, col, enter, kind, channel, per, extra, kinds, chan, stats):
     """Read latency per request (max col - min enter over its `per` accesses, + extra) and
@@ -1112,14 +1125,7 @@ def result_counts(is_write, col, enter, kind, channel, per, extra, kinds, chan, 
         i0 = r * per
         if is_write[i0]:
             continue
-        d = col[i0]
-        s = enter[i0]
-        for i in range(i0 + 1, i0 + per):
-            if col[i] > d:
-                d = col[i]
-            if enter[i] < s:
-                s = enter[i]
-        v = d - s + extra
+        v = _request_span(col, enter, i0, per) + extra
         cnt += 1
         tot += v
         if v < lo:
@@ -1141,14 +1147,7 @@ def latency_ranks(is_write, col, enter, per, extra, lo, hist, ranks, out):
         i0 = r * per
         if is_write[i0]:
             continue
-        d = col[i0]
-        s = enter[i0]
-        for i in range(i0 + 1, i0 + per):
-            if col[i] > d:
-                d = col[i]
-            if enter[i] < s:
-                s = enter[i]
-        hist[d - s + extra - lo] += 1
+        hist[_request_span(col, enter, i0, per) + extra - lo] += 1
     for j in range(ranks.shape[0]):
         seen = 0
         for v in range(hist.shape[0]):
