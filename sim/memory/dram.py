@@ -265,56 +265,6 @@ def command_log(res: DramResult) -> np.ndarray:
     return log
 
 
-# Percentiles of the read latency, as np.percentile(clocks, [50, 99]) computes them (linear
-# method), from the few order statistics it interpolates between.
-_PCT = np.true_divide([50, 99], 100)
-_HIST_MAX = 1 << 20  # latency range up to which order statistics come from a histogram
-
-
-def _read_latency_stats(acc: Accesses, raw: RawResult, per: int, extra: int,
-                        n_channels: int) -> tuple:
-    """(kind counts, per-channel access counts, read requests, read accesses, mean, p50, p99)
-    of the read latency in clocks; exactly what numpy's mean and percentile give."""
-    kinds = np.zeros(3, np.int64)
-    chan = np.zeros(n_channels, np.int64)
-    st = np.zeros(5, np.int64)
-    K.result_counts(acc.is_write, raw.col, raw.enter, raw.kind, acc.channel, per, extra,
-                    kinds, chan, st)
-    m, tot, lo, hi, nread_acc = (int(x) for x in st)
-    if m == 0:
-        return kinds, chan, 0, 0, 0.0, 0.0, 0.0
-    if hi - lo < _HIST_MAX and tot < 1 << 53:
-        # numpy sums integers as float64; exact (hence order-free) below 2**53
-        mean = float(tot) / m
-        vi = (m - 1) * _PCT
-        prev = np.floor(vi).astype(np.intp)
-        nxt = prev + 1
-        top = vi >= m - 1  # numpy takes the maximum there
-        prev[top] = m - 1
-        nxt[top] = m - 1
-        want = np.unique(np.concatenate((prev, nxt)))
-        vals = np.zeros(len(want), np.int64)
-        K.latency_ranks(acc.is_write, raw.col, raw.enter, per, extra, lo,
-                        np.zeros(hi - lo + 1, np.int64), want, vals)
-        a = vals[np.searchsorted(want, prev)]
-        b = vals[np.searchsorted(want, nxt)]
-        gamma = vi - np.where(top, -1, prev)  # numpy's gamma uses index -1 at the top
-        # numpy's _lerp, operation for operation
-        diff = b - a
-        p = np.add(a, diff * gamma)
-        np.subtract(b, diff * (1 - gamma), out=p, where=gamma >= 0.5, casting="unsafe")
-        return kinds, chan, m, nread_acc, mean, float(p[0]), float(p[1])
-    reads = ~acc.is_write
-    done = raw.col[reads]
-    start = raw.enter[reads]
-    if per > 1:
-        done = done.reshape(-1, per).max(axis=1)
-        start = start.reshape(-1, per).min(axis=1)
-    clocks = done - start + extra
-    p50, p99 = np.percentile(clocks, [50, 99])  # one selection pass for both
-    return kinds, chan, m, nread_acc, float(clocks.mean()), float(p50), float(p99)
-
-
 def summarize(res: DramResult) -> dict:
     cfg, acc, raw = res.cfg, res.accesses, res.raw
     tck = cfg.tck_ps
@@ -332,12 +282,18 @@ def summarize(res: DramResult) -> dict:
     out["utilization"] = bw / peak if peak > 0 else 0.0
     # per-request read latency: first access admitted -> last data beat of its last access
     per = len(acc) // n if n else 1  # accesses per request, consecutive in acc
-    kinds, chan, nread, nread_acc, mean, p50, p99 = _read_latency_stats(
-        acc, raw, per, t.CL + t.BURST, cfg.scheduled_channels)
+    kinds = np.zeros(3, np.int64)
+    chan = np.zeros(cfg.scheduled_channels, np.int64)
+    clocks = np.empty(n, np.int64)
+    nread = K.result_counts(acc.is_write, raw.col, raw.enter, raw.kind, acc.channel, per,
+                            t.CL + t.BURST, kinds, chan, clocks)
+    clocks = clocks[:nread]
+    nread_acc = nread * per
     lat = {"mean": 0.0, "p50": 0.0, "p99": 0.0}
     if nread:
+        p50, p99 = np.percentile(clocks, [50, 99])  # one selection pass for both
         ns = tck / 1000.0
-        lat = {"mean": mean * ns, "p50": p50 * ns, "p99": p99 * ns}
+        lat = {"mean": float(clocks.mean()) * ns, "p50": float(p50) * ns, "p99": float(p99) * ns}
     out["read_latency_ns"] = lat
     ncol = len(acc)
     out["row_hit_rate"] = float(kinds[K.K_HIT] / ncol) if ncol else 0.0
