@@ -118,6 +118,17 @@ def _organization(node: Node) -> dict[str, int]:
         raise node.value["columns"].error(
             f"columns ({org['columns']}) must be a multiple of burst_length ({org['burst_length']})"
         )
+    # per-access arrays hold channel and bank numbers in 16 bits and rows in 32
+    # (sim.memory.dram.UNIT_DTYPE, ROW_DTYPE): traces of millions of accesses stay small
+    limits = (("channels", org["channels"] * org["pseudo_channels"], 1 << 15,
+               "channels x pseudo_channels"),
+              ("banks_per_group", org["pseudo_channels"] * org["ranks"] * org["bank_groups"]
+               * org["banks_per_group"], 1 << 15,
+               "banks per channel (pseudo_channels x ranks x bank_groups x banks_per_group)"),
+              ("rows", org["rows"], 1 << 31, "rows"))
+    for key, value, limit, what in limits:
+        if value > limit:
+            raise node.value[key].error(f"{what} = {value} exceeds the model's limit of {limit}")
     if org["bus_width"] * org["burst_length"] < 8:
         raise node.value["bus_width"].error(
             f"a column access moves bus_width x burst_length = "

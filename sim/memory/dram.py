@@ -70,11 +70,19 @@ _REFRESH = {"none": K.REFRESH_NONE, "rank_staggered": K.REFRESH_STAGGERED,
             "all_bank": K.REFRESH_ALL_BANK}
 
 
+# Per-access field types: a long trace has one entry per access in each array, so they are
+# as narrow as the organisation allows (sim.config.memory checks the limits); fresh memory
+# costs about as much in page faults as the kernel spends on it.
+UNIT_DTYPE = np.int16  # channel, rank, bank group and bank numbers
+ROW_DTYPE = np.int32
+
+
 @dataclass
 class Accesses:
-    """Column accesses in admission order (structure of arrays)."""
+    """Column accesses in admission order (structure of arrays); a request's `per`
+    accesses are consecutive."""
 
-    request: np.ndarray  # index of the trace request each access belongs to
+    per: int  # accesses per trace request
     controller: np.ndarray  # channel: one controller and command bus per channel
     channel: np.ndarray  # data channel: channel * pseudo_channels + pseudo-channel
     rank: np.ndarray  # within the controller: pseudo-channel * ranks + rank
@@ -85,7 +93,12 @@ class Accesses:
     arrival: np.ndarray  # clocks
 
     def __len__(self) -> int:
-        return len(self.request)
+        return len(self.controller)
+
+    @property
+    def request(self) -> np.ndarray:
+        """Index of the trace request each access belongs to."""
+        return np.repeat(np.arange(len(self) // self.per, dtype=np.int64), self.per)
 
 
 @dataclass
@@ -126,7 +139,7 @@ def make_accesses(cfg: DramConfig, addr: np.ndarray, is_write: np.ndarray, arriv
     for name, code in _FIELD_CODE.items():
         widths[code] = bits[name]
     order = np.array([_FIELD_CODE[f] for f in reversed(cfg.controller.address_mapping)], np.int64)
-    outs = [np.empty(n * per, np.int64) for _ in range(6)]
+    outs = [np.empty(n * per, UNIT_DTYPE) for _ in range(5)] + [np.empty(n * per, ROW_DTYPE)]
     addr64 = np.ascontiguousarray(addr, dtype=np.uint64)
     beyond = A.decode_accesses(addr64, per, cfg.access_bytes, cfg.access_bytes.bit_length() - 1,
                                order, widths, cfg.pseudo_channels, cfg.ranks, cfg.bank_groups,
@@ -141,7 +154,7 @@ def make_accesses(cfg: DramConfig, addr: np.ndarray, is_write: np.ndarray, arriv
         return x if per == 1 else np.repeat(x, per)
 
     return Accesses(
-        request=spread(np.arange(n, dtype=np.int64)),
+        per=per,
         controller=controller,
         channel=channel,
         rank=rank,
@@ -281,7 +294,7 @@ def summarize(res: DramResult) -> dict:
     out["peak_gb_per_s"] = peak
     out["utilization"] = bw / peak if peak > 0 else 0.0
     # per-request read latency: first access admitted -> last data beat of its last access
-    per = len(acc) // n if n else 1  # accesses per request, consecutive in acc
+    per = acc.per
     kinds = np.zeros(3, np.int64)
     chan = np.zeros(cfg.scheduled_channels, np.int64)
     clocks = np.empty(n, np.int64)
