@@ -25,22 +25,28 @@ Where the speed comes from (results are bit-identical to sim/reference/dram.py):
   the per-access results for the counts and the per-request read latencies instead of a
   chain of numpy temporaries.
 
-What is left (5M random DDR4 reads: kernel ~2.2-2.4 s, ~2.1-2.3 M requests/s; ~100 ns
-per visited clock): the loop already visits ~4.4 of the ~5 clocks per access and issues 3
-commands each. A line-level profile (perf IPs matched to NUMBA_DEBUGINFO asm) puts ~25% of
-samples on no source line (spills: the frame is ~6 KB), ~13% on the due-mask pass, ~13% on
-the _max chains of candidate checks, ~8% on timing updates, ~7% on arrivals. Cutting work
-does not show in wall time: the loop seems bound by data-dependent branches and by
-the code layout LLVM picks for this one large function, which moves by 10-20% with
-unrelated edits. Tried without gain (measured as min of 8 runs, A/B interleaved):
-group-level ready bounds (stale re-checks 6.8 -> 0.6 per access); a copy of the loop
-specialised to the presets' structure (+8%, not worth a second copy); per-row
-command-level ready maxima (3 loads per candidate instead of 9-10) with the update list
-collapsed onto shared group/rank rows (28 -> 19 updates per access): 5-15% slower; the
-due-mask pass over a constant 64 columns (no remainder loop): ~5% slower; a branchy mask
-pass: 50% slower. The 5 M requests/s target needs fewer unpredictable branches per
-access (e.g. an event-driven scheduler per bank instead of a clock scan), not less
-arithmetic.
+What is left (5M random DDR4 reads: kernel ~2.2-2.5 s, ~2.0-2.3 M requests/s). Counted
+per random read (instrumented copy, 1M reads): 5.05 simulated clocks, 4.4 visited, 3.0
+commands (PRE, ACT, RD), 9.7 queue candidate checks (6.7 of them on queues whose wake-up
+bound turned out stale), 4.3 due-mask passes over the 32 queues, one move (whose scan for
+the first read with room in its bank queue steps over ~29 full ones) and one admission:
+~1,300 CPU cycles per read, ~440 per command, ~115 ns per visited clock. A line-level
+profile (perf IPs matched to NUMBA_DEBUGINFO asm) puts ~25% of samples on no source line
+(spills: the frame is ~6 KB), ~13% on the due-mask pass, ~13% on the _max chains of
+candidate checks, ~8% on timing updates, ~7% on arrivals. Cutting work does not show in
+wall time: the loop seems bound by data-dependent branches and by the code layout LLVM
+picks for this one large function, which moves by 10-20% with unrelated edits. Tried
+without gain (measured as min of 8 runs, A/B interleaved): group-level ready bounds (stale
+re-checks 6.8 -> 0.6 per access); a copy of the loop specialised to the presets' structure
+(+8%, not worth a second copy); per-row command-level ready maxima (3 loads per candidate
+instead of 9-10) with the update list collapsed onto shared group/rank rows (28 -> 19
+updates per access): 5-15% slower; the due-mask pass over a constant 64 columns: ~5%
+slower; a branchy mask pass: 50% slower; error_model="numpy"; NUMBA_OPT 1 or 2 (slower).
+An exhaustive exact event step (every bank's ten ready times updated and every queue's
+exact wake-up recomputed per command, nothing else) measured 160-200 ns per command on
+this machine, no better. The 5 M requests/s target leaves ~130 cycles per command once
+address decoding and statistics are paid; the measurements above put this model's
+per-command scheduling work at roughly three times that.
 """
 
 from __future__ import annotations
