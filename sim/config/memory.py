@@ -7,6 +7,8 @@ from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
+
 import sim
 from sim.config import yamlfile as y
 from sim.config.errors import ConfigError
@@ -17,7 +19,9 @@ from sim.memory.dram_config import (
     COMMAND_QUEUES,
     PAGE_POLICIES,
     REFRESH_POLICIES,
+    ROW_DTYPE,
     STRUCTURES,
+    UNIT_DTYPE,
     ControllerConfig,
     DramConfig,
     DramTiming,
@@ -118,14 +122,14 @@ def _organization(node: Node) -> dict[str, int]:
         raise node.value["columns"].error(
             f"columns ({org['columns']}) must be a multiple of burst_length ({org['burst_length']})"
         )
-    # per-access arrays hold channel and bank numbers in 16 bits and rows in 32
-    # (sim.memory.dram.UNIT_DTYPE, ROW_DTYPE): traces of millions of accesses stay small
-    limits = (("channels", org["channels"] * org["pseudo_channels"], 1 << 15,
+    # every channel, bank and row number must fit the per-access field types
+    units = int(np.iinfo(UNIT_DTYPE).max) + 1
+    limits = (("channels", org["channels"] * org["pseudo_channels"], units,
                "channels x pseudo_channels"),
               ("banks_per_group", org["pseudo_channels"] * org["ranks"] * org["bank_groups"]
-               * org["banks_per_group"], 1 << 15,
+               * org["banks_per_group"], units,
                "banks per channel (pseudo_channels x ranks x bank_groups x banks_per_group)"),
-              ("rows", org["rows"], 1 << 31, "rows"))
+              ("rows", org["rows"], int(np.iinfo(ROW_DTYPE).max) + 1, "rows"))
     for key, value, limit, what in limits:
         if value > limit:
             raise node.value[key].error(f"{what} = {value} exceeds the model's limit of {limit}")

@@ -60,7 +60,7 @@ from sim.errors import UserError
 from sim.kernels import address as A
 from sim.kernels import dram as K
 from sim.memory.commands import COMMAND_LOG_DTYPE
-from sim.memory.dram_config import DramConfig
+from sim.memory.dram_config import ROW_DTYPE, UNIT_DTYPE, DramConfig
 from sim.memory.dram_timing_table import COMMANDS, SCOPES, compile_table
 
 BREAKDOWN_KEYS = ("queued", "row_conflict", "faw_rrd", "refresh", "turnaround", "transfer")
@@ -69,12 +69,6 @@ _PAGE = {"open": K.PAGE_OPEN, "closed": K.PAGE_CLOSED}
 _REFRESH = {"none": K.REFRESH_NONE, "rank_staggered": K.REFRESH_STAGGERED,
             "all_bank": K.REFRESH_ALL_BANK}
 
-
-# Per-access field types: a long trace has one entry per access in each array, so they are
-# as narrow as the organisation allows (sim.config.memory checks the limits); fresh memory
-# costs about as much in page faults as the kernel spends on it.
-UNIT_DTYPE = np.int16  # channel, rank, bank group and bank numbers
-ROW_DTYPE = np.int32
 
 
 @dataclass

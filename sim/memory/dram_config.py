@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 # Field names of the address-mapping string, MSB to LSB, e.g. "ro-ch-ra-ba-bg-co".
 ADDRESS_FIELDS = ("ch", "pc", "ra", "bg", "ba", "ro", "co")
 
@@ -15,6 +17,13 @@ STRUCTURES = ("bank_queues", "fr_fcfs")
 COMMAND_QUEUES = ("per_bank", "per_rank")
 PAGE_POLICIES = ("open", "closed")
 REFRESH_POLICIES = ("rank_staggered", "all_bank", "none")
+
+# Per-access field types (sim.memory.dram.Accesses): a long trace has one entry per access
+# in each array, so they are as narrow as the organisation allows (sim.config.memory
+# rejects organisations that do not fit); fresh memory costs about as much in page faults
+# as the kernel spends on it.
+UNIT_DTYPE = np.int16  # channel, rank, bank group and bank numbers
+ROW_DTYPE = np.int32
 
 
 @dataclass(frozen=True)
