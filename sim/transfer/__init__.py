@@ -1,0 +1,1 @@
+"""The transfer-level engine: task graphs on shared-bandwidth resources (model.py is the spec)."""

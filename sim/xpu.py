@@ -1,0 +1,33 @@
+"""An xPU (GPU-like accelerator) as the LLM workloads see it: hw_configs/xpu/*.yaml resolved.
+
+sim/config/xpu.py loads it from YAML (every value cited there); integers only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class XpuSpec:
+    name: str
+    sms: int  # streaming multiprocessors (the machine's cores at the request level)
+    clock_hz: int  # SM clock the FLOP/s figure is quoted at
+    sram_bytes_per_sm: int  # shared memory / L1 per SM usable as a scratchpad
+    sram_bytes_per_clock_per_sm: int  # SRAM bandwidth per SM
+    flops_per_s: int  # dense FP16 tensor peak, whole device
+    hbm_preset: str  # memory preset (hw_configs/memory) of one stack
+    hbm_stacks: int
+    hbm_capacity_bytes: int  # usable device memory
+    hbm_bytes_per_s: int  # the cited device bandwidth (checked against preset x stacks)
+    hbm_latency_ps: int  # load-to-use latency of an HBM access (cited or assumed)
+    source: str = ""
+    path: str = ""
+
+    @property
+    def sram_bytes(self) -> int:
+        return self.sms * self.sram_bytes_per_sm
+
+    @property
+    def flops_per_sm_per_clock(self) -> int:
+        return self.flops_per_s // (self.sms * self.clock_hz)
