@@ -42,8 +42,9 @@ from typing import Any
 from sim.config import yamlfile as y
 from sim.config.yamlfile import Node
 from sim.errors import UserError
+from sim.published import Published, parse_published
 
-TOP_KEYS = ("name", "hardware", "workload", "sweep", "baseline", "seed", "plots")
+TOP_KEYS = ("name", "hardware", "workload", "sweep", "baseline", "seed", "plots", "published")
 HARDWARE_KEYS = ("preset", "overrides")
 SWEEP_KEYS = ("axes", "zip")
 RANGE_KEYS = ("start", "stop", "step", "num", "factor", "log")
@@ -131,6 +132,7 @@ class Experiment:
     seed: int
     plots: list[PlotSpec]
     plots_given: bool
+    published: Published | None = None  # values from papers set beside ours (sim/published.py)
 
     @property
     def axes(self) -> list[Axis]:
@@ -233,8 +235,10 @@ def experiment_from_node(root: Node, path: Path, text: str) -> Experiment:
     baseline = _baseline(baseline_node, dimensions)
     plots_node = root.get("plots")
     plots = _plots(plots_node, list(axes), bool(baseline))
+    published = parse_published(root.get("published"), list(axes))
     return Experiment(name, path, text, hardware, hardware_node, overrides, workload,
-                      dimensions, baseline, baseline_node, seed, plots, plots_node is not None)
+                      dimensions, baseline, baseline_node, seed, plots, plots_node is not None,
+                      published)
 
 
 def _name(root: Node, path: Path) -> str:

@@ -161,6 +161,9 @@ def report_blocks(rs: ResultSet, exp: Experiment | None, images: list[tuple[str,
                                     for v, c in zip(row, rs.csv_columns(), strict=True)
                                     if c in cols) for row in rs.csv_rows())))
 
+    if exp is not None and exp.published is not None:
+        b += published_blocks(rs, exp)
+
     if rs.baseline:
         b.append(Block("h2", "Speedup vs baseline"))
         rows = []
@@ -188,6 +191,28 @@ def report_blocks(rs: ResultSet, exp: Experiment | None, images: list[tuple[str,
     for n in notes:
         b.append(Block("p", n))
     return b
+
+
+def published_blocks(rs: ResultSet, exp: Experiment) -> list[Block]:
+    """Published values beside ours, with the difference and, where given, the tolerance."""
+    from sim.plots import fmt
+    from sim.published import compare
+
+    assert exp.published is not None
+    rows = []
+    for c in compare(rs, exp.published):
+        diff = c.difference
+        verdict = {None: "shown", True: "within", False: "OUTSIDE"}[c.within]
+        tol = f"±{c.entry.tolerance:.0%}" if c.checked else "-"
+        rows.append((point_label(c.entry.where) if c.entry.where else "(all)", c.entry.metric,
+                     fmt(c.entry.value), fmt(c.ours) if c.ours is not None else "missing",
+                     f"{diff:+.1%}" if diff is not None else "-", tol, verdict, c.entry.note))
+    return [Block("h2", "Published results beside ours"),
+            Block("p", f"Source: {exp.published.source}. Difference = (ours - published) / "
+                       "published; a tolerance marks a value this experiment is checked "
+                       "against (tests), the others are shown for comparison."),
+            Block("table", headers=("point", "metric", "published", "ours", "difference",
+                                    "tolerance", "verdict", "note"), rows=tuple(rows))]
 
 
 def _speedup(v: Any) -> str:

@@ -40,6 +40,7 @@ hertz = 1 / second = Hz
 byte = [information] = B
 bit = byte / 8 = b
 transfer = [transfers] = T
+flop = [computation] = FLOP
 """
 
 # number, then an optional unit that starts with a non-digit
@@ -134,6 +135,17 @@ def parse_bandwidth(text: Any) -> int:
     """Bytes per second in a bandwidth such as "25.6 GB/s" or "32 GiB/s"."""
     bw = parse_quantity(text, "B/s", kind="a bandwidth", example="25.6 GB/s")
     return _whole(bw, text, "B/s")
+
+
+def parse_flop_rate(text: Any) -> int:
+    """Floating-point operations per second in a rate such as "312 TFLOP/s"; must be whole.
+
+    The datasheet spelling "312 TFLOPS" is read as TFLOP/s (a trailing S for "per second").
+    """
+    if isinstance(text, str) and text.rstrip().endswith("FLOPS"):
+        text = text.rstrip()[:-1] + "/s"
+    rate = parse_quantity(text, "FLOP/s", kind="a FLOP rate", example="312 TFLOP/s")
+    return _whole(rate, text, "FLOP/s")
 
 
 def period_ps(text: Any) -> int:

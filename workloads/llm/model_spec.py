@@ -26,6 +26,7 @@ class ModelSpec:
     vocab: int
     max_context: int  # the longest context the model supports (tokens)
     bytes_per_element: int
+    tied_embeddings: bool = False  # the LM head shares the token embedding (OPT)
     source: str = ""
     path: str = ""
 
@@ -58,5 +59,5 @@ class ModelSpec:
 
     def parameters(self) -> int:
         """Weights of the layers plus embeddings and LM head (norms left out)."""
-        return self.layers * (self.attention_weights() + self.ffn_weights()) + \
-            2 * self.vocab * self.hidden
+        embeddings = (1 if self.tied_embeddings else 2) * self.vocab * self.hidden
+        return self.layers * (self.attention_weights() + self.ffn_weights()) + embeddings

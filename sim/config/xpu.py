@@ -1,0 +1,118 @@
+"""xPU preset YAML (hw_configs/xpu/*.yaml, kind: xpu) -> XpuSpec, with file:line:key errors.
+
+An xPU file gives the SM array (count, clock, shared memory, FLOP/s) and its HBM as a
+memory preset of the DRAM family (hw_configs/memory) times a number of stacks. The
+device's cited bandwidth and capacity are written too, and checked against what the
+preset models, so a datasheet figure and the simulated memory cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import sim
+from sim.config import memory as mem
+from sim.config import yamlfile as y
+from sim.config.machine import _load_preset, _preset_path
+from sim.config.units import (
+    parse_bandwidth,
+    parse_bytes,
+    parse_flop_rate,
+    parse_frequency_hz,
+    parse_time_ps,
+)
+from sim.config.yamlfile import Node
+from sim.xpu import XpuSpec
+
+XPU_DIR = Path(sim.__file__).resolve().parents[1] / "hw_configs" / "xpu"
+
+TOP_KEYS = ("name", "kind", "source", "sms", "clock", "sram_per_sm",
+            "sram_bytes_per_clock_per_sm", "flops", "hbm")
+HBM_KEYS = ("preset", "stacks", "capacity", "bandwidth", "latency")
+# how far the cited device bandwidth may sit from the preset's peak x stacks: datasheets
+# round (1555 GB/s, 3.35 TB/s) and preset clocks are whole picoseconds
+BANDWIDTH_TOLERANCE = 0.02
+
+
+def list_xpus() -> list[str]:
+    """Names of the xPU presets (hw_configs/xpu/<name>.yaml)."""
+    return y.preset_names(XPU_DIR)
+
+
+def load_xpu(name_or_path: str) -> XpuSpec:
+    """Load an xPU preset by name (hw_configs/xpu/<name>.yaml) or by file path."""
+    path = y.resolve_preset(name_or_path, XPU_DIR, list_xpus, "xPU")
+    return xpu_from_node(y.load_yaml(path, preset_dir=XPU_DIR))
+
+
+def xpu_from_node(root: Node) -> XpuSpec:
+    kind = root.get("kind")
+    if kind is not None and kind.value != "xpu":
+        raise kind.error(f"expected 'xpu', got {kind.value!r}; this file is not an xPU preset")
+    y.check_keys(root, TOP_KEYS)
+    name = y.require(root, "name")
+    if not y.as_str(name).strip():
+        raise name.error("must not be empty")
+    source = root.get("source")
+    sms = y.as_int(y.require(root, "sms"))
+    clock_hz = _positive(y.require(root, "clock"), parse_frequency_hz)
+    sram = _positive(y.require(root, "sram_per_sm"), parse_bytes)
+    sram_rate = _positive(y.require(root, "sram_bytes_per_clock_per_sm"), parse_bytes)
+    flops = _positive(y.require(root, "flops"), parse_flop_rate)
+    if flops < sms * clock_hz:
+        raise root.value["flops"].error(
+            f"{flops:,} FLOP/s is under one FLOP per SM per clock "
+            f"({sms} SMs x {clock_hz:,} Hz); check the unit")
+    hbm = _hbm(y.section(root, "hbm"))
+    return XpuSpec(
+        name=name.value,
+        sms=sms,
+        clock_hz=clock_hz,
+        sram_bytes_per_sm=sram,
+        sram_bytes_per_clock_per_sm=sram_rate,
+        flops_per_s=flops,
+        **hbm,
+        source="" if source is None else y.as_str(source),
+        path=root.path,
+    )
+
+
+def _positive(node: Node, parse: Callable[[Any], int]) -> int:
+    value = y.as_unit(node, parse)
+    if value <= 0:
+        raise node.error(f"must be positive, got {node.value!r}")
+    return value
+
+
+def _hbm(node: Node) -> dict[str, Any]:
+    y.check_keys(node, HBM_KEYS)
+    preset_node = y.require(node, "preset")
+    path = _preset_path(preset_node, mem.PRESET_DIR, mem.list_memory_presets, "memory preset")
+    dram = _load_preset(preset_node, path, mem.load_memory_config, "DRAM preset")
+    stacks_node = y.require(node, "stacks")
+    stacks = y.as_int(stacks_node)
+    capacity_node = y.require(node, "capacity")
+    capacity = _positive(capacity_node, parse_bytes)
+    bandwidth_node = y.require(node, "bandwidth")
+    bandwidth = _positive(bandwidth_node, parse_bandwidth)
+    latency = _positive(y.require(node, "latency"), parse_time_ps)
+
+    modelled = dram.peak_bytes_per_s * stacks
+    if abs(bandwidth - modelled) > BANDWIDTH_TOLERANCE * bandwidth:
+        raise bandwidth_node.error(
+            f"{bandwidth / 1e9:,.1f} GB/s disagrees with {stacks} x {dram.name} "
+            f"({dram.peak_bytes_per_s / 1e9:,.1f} GB/s peak each = {modelled / 1e9:,.1f} GB/s) "
+            f"by more than {BANDWIDTH_TOLERANCE:.0%}; fix the stacks or the preset's clock")
+    total = dram.capacity_bytes * stacks
+    if capacity > total:
+        raise capacity_node.error(
+            f"{capacity:,} B exceeds {stacks} x {dram.name} "
+            f"({dram.capacity_bytes:,} B each = {total:,} B)")
+    # keep the reference as written (a bare name, or the resolved file) so that
+    # load_memory_config(spec.hbm_preset) finds the same preset again
+    written = preset_node.value.strip()
+    preset = str(path) if y.is_file_ref(written) else written
+    return {"hbm_preset": preset, "hbm_stacks": stacks, "hbm_capacity_bytes": capacity,
+            "hbm_bytes_per_s": bandwidth, "hbm_latency_ps": latency}
