@@ -152,22 +152,26 @@ def _rekey(node: Node, key_path: KeyPath) -> Node:
     return Node(value, node.path, node.line, key_path)
 
 
-def apply_overrides(root: Node, overrides: Mapping[str, Node]) -> Node:
-    """The tree with each dotted key set to its Node (mappings merge, others replace)."""
+def apply_overrides(root: Node, overrides: Mapping[str, Node], schema: Schema | None = None
+                    ) -> Node:
+    """The tree with each dotted key set to its Node (mappings merge, others replace).
+
+    ``schema`` is the key tree the keys are checked against (default: a machine's).
+    """
     for key, value in overrides.items():
         if not isinstance(value, Node):
             value = make_node(value)
-        parts = _check_override_key(key, value)
+        parts = _check_override_key(key, value, SCHEMA if schema is None else schema)
         root = _set(root, parts, _rekey(value, parts), ())
     return root
 
 
-def _check_override_key(key: str, value: Node) -> tuple[str, ...]:
+def _check_override_key(key: str, value: Node, top: Schema) -> tuple[str, ...]:
     parts = tuple(key.split("."))
     if not key or any(not p for p in parts):
         raise ConfigError(value.path, value.line, key,
                           "an override key is a dotted path such as 'memory.controllers_per_die'")
-    schema: Schema | None = SCHEMA
+    schema: Schema | None = top
     for i, part in enumerate(parts):
         where = ".".join(parts[:i])
         if schema is None:

@@ -8,14 +8,14 @@ preset models, so a datasheet figure and the simulated memory cannot drift apart
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import sim
 from sim.config import memory as mem
 from sim.config import yamlfile as y
-from sim.config.machine import _load_preset, _preset_path
+from sim.config.machine import _load_preset, _preset_path, apply_overrides
 from sim.config.units import (
     parse_bandwidth,
     parse_bytes,
@@ -41,10 +41,20 @@ def list_xpus() -> list[str]:
     return y.preset_names(XPU_DIR)
 
 
-def load_xpu(name_or_path: str) -> XpuSpec:
-    """Load an xPU preset by name (hw_configs/xpu/<name>.yaml) or by file path."""
+# the key tree overrides are checked against (a dict is a section, None a value)
+SCHEMA: dict[str, Any] = {**dict.fromkeys(TOP_KEYS), "hbm": dict.fromkeys(HBM_KEYS)}
+
+
+def load_xpu(name_or_path: str, overrides: Mapping[str, Node] | None = None) -> XpuSpec:
+    """Load an xPU preset by name (hw_configs/xpu/<name>.yaml) or by file path.
+
+    ``overrides`` maps dotted keys (``hbm.stacks``) to Nodes, as for machine presets.
+    """
     path = y.resolve_preset(name_or_path, XPU_DIR, list_xpus, "xPU")
-    return xpu_from_node(y.load_yaml(path, preset_dir=XPU_DIR))
+    root = y.load_yaml(path, preset_dir=XPU_DIR)
+    if overrides:
+        root = apply_overrides(root, overrides, SCHEMA)
+    return xpu_from_node(root)
 
 
 def xpu_from_node(root: Node) -> XpuSpec:
