@@ -303,5 +303,10 @@ from sim.spgemm_cli import register as _register_spgemm_commands  # noqa: E402
 
 _register_spgemm_commands(main)
 
+# membound calibrate (achievable bandwidth per access shape, for the transfer level)
+from sim.calibrate_cli import register as _register_calibrate_command  # noqa: E402
+
+_register_calibrate_command(main)
+
 if __name__ == "__main__":
     main()
