@@ -62,9 +62,13 @@ def bind(graph: TaskGraph, platform: Platform) -> TransferProblem:
         used = np.unique(np.concatenate([src, dst]))
         _check_names([graph.memories[i] for i in used], list(platform.memories), "memory",
                      platform)
-        # one binding per distinct (src, dst, chunk); then one demand per distinct (binding, n)
-        shapes, shape_of = np.unique(np.stack([src, dst, t["chunk"][tr]], axis=1), axis=0,
-                                     return_inverse=True)
+        # one binding per distinct (src, dst, chunk), found on a 1-D key (fast for millions)
+        chunks, chunk_of = np.unique(t["chunk"][tr], return_inverse=True)
+        key = (src * len(graph.memories) + dst) * len(chunks) + chunk_of.reshape(-1)
+        keys, shape_of = np.unique(key, return_inverse=True)
+        pair, chunk_idx = np.divmod(keys, len(chunks))
+        shapes = np.stack([pair // len(graph.memories), pair % len(graph.memories),
+                           chunks[chunk_idx]], axis=1)
         shape_res, shape_bw, shape_lat, shape_mult = [], [], [], []
         for s, d, chunk in shapes.tolist():
             r, bw, lat, mult = _transfer_binding(graph.memories[s], graph.memories[d], chunk,
@@ -122,9 +126,19 @@ def _positive(bw: int, memory: str, chunk: int) -> int:
 
 def _demands(group: np.ndarray, amount: np.ndarray, rate: list[int],
              mult: list[int]) -> np.ndarray:
-    """ceil(mult * amount * 10**12 / rate) per task, exact (Python integers), computed once
-    per distinct (group, amount): 10**12 * bytes overflows int64 beyond 9 MB."""
-    pairs, inv = np.unique(np.stack([group, amount.astype(np.int64)], axis=1), axis=0,
-                           return_inverse=True)
-    out = np.array([ceil_demand_ps(mult[g] * a, rate[g]) for g, a in pairs.tolist()], np.int64)
-    return out[inv.reshape(-1)]
+    """ceil(mult * amount * 10**12 / rate) per task, exact in int64.
+
+    10**12 * bytes overflows int64 beyond 9 MB, so the quotient is formed by long division
+    in base 1000 (four digits make 10**12): each step multiplies a remainder < rate by
+    1000, which stays in int64 for rates below 9.2e15 per second (checked).
+    """
+    rates = np.asarray(rate, np.int64)
+    if rates.size and int(rates.max()) >= (2**63 - 1) // 1000:
+        raise ValueError("a rate of 9.2e15 per second or more cannot be divided exactly")
+    a = amount.astype(np.int64) * np.asarray(mult, np.int64)[group]
+    r_of = rates[group]
+    q, r = np.divmod(a, r_of)
+    for _ in range(4):  # 1000**4 = 10**12
+        d, r = np.divmod(r * 1000, r_of)
+        q = q * 1000 + d
+    return q + (r > 0)

@@ -28,7 +28,9 @@ Resources: processor sharing in integer arithmetic
     A task leaves when V >= F. The next leave time of a resource with n > 0 is
     last + max(0, (F_min - V) * n - f), F_min the least finish tag present.
     Whenever n changes from n0 to n1 (after the update and the join or leaves at t):
-    f = f * n1 // n0 if n0 > 0 and n1 > 0, else 0.
+        f = f * n1 // n0 if n0 > 0 and n1 > 0, else 0.
+    This rescaling happens once per event: for a LEAVE event n0 is the count before and n1
+    the count after all the tasks that leave at it (not once per leaving task).
 
 Events and their order
     Three classes of event, processed in order of (time, class, id):
@@ -39,8 +41,10 @@ Events and their order
         becomes ready at t and its JOIN is scheduled at t.
     class 2 JOIN (id = task): the task joins its resource (above).
     After a JOIN or a LEAVE event a resource's pending LEAVE event is recomputed (an
-    earlier one that is no longer right is ignored when it comes up). Tasks without
-    dependencies JOIN at 0.
+    earlier one that is no longer right is ignored when it comes up): a resource has at
+    most one pending LEAVE, at its next leave time (above), and none while n = 0. Tasks
+    without dependencies JOIN at 0. A dependency listed twice counts once per listing
+    (the task still becomes ready when its last dependency ends).
 
 Output (``TransferResult``)
     per task: ready, leave, end; per resource: busy (ps with at least one task present)
@@ -48,8 +52,11 @@ Output (``TransferResult``)
 
 Errors
     A demand or latency < 0, a resource index outside [0, n_resources), dependencies that
-    are not CSR over earlier tasks: ValueError (a programming error: bind.py checks user
-    input before this point).
+    are not CSR over earlier tasks, arrays of different lengths: ValueError (a programming
+    error: bind.py checks user input before this point).
+    Times are bounded by HORIZON = 2**62 - 1 ps (about 53 days), which keeps every int64
+    intermediate (V + demand, (F_min - V) * n, leave + latency) from overflowing: a demand
+    or latency > HORIZON, or a leave or end time > HORIZON, raises ValueError.
 """
 
 from __future__ import annotations
