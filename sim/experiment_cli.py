@@ -65,6 +65,7 @@ def run_cmd(ctx: click.Context, experiment: str, out_dir: str | None, jobs: int 
     details = [r for r in rs.ok_rows if (r.result or {}).get("summary")]
     if 0 < len(details) <= MAX_DETAILS_SHOWN:
         # few points: the full per-tier bandwidth and stall breakdown of each
+        from sim.llm_text import format_llm_summary
         from sim.machine.summary import format_summary
 
         for r in details:
@@ -72,7 +73,8 @@ def run_cmd(ctx: click.Context, experiment: str, out_dir: str | None, jobs: int 
             click.echo("")
             if label:
                 click.echo(f"[{label}]")
-            click.echo(format_summary(r.result["summary"]))
+            s = r.result["summary"]
+            click.echo(format_summary(s) if "machine" in s else format_llm_summary(s))
     skipped = f", {summary.skipped} reused from the store" if summary.skipped else ""
     click.echo(f"\n{summary.ran} points run ({summary.failed} failed){skipped} in "
                f"{summary.wall_s:.1f} s")

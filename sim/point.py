@@ -16,6 +16,7 @@ from sim.config import yamlfile as y
 from sim.config.errors import ConfigError
 from sim.config.units import parse_bytes
 from sim.config.yamlfile import Node
+from sim.llm_point import LLM_KINDS, LlmPoint
 from sim.machine.model import MachineSpec
 from workloads.ops import OpSource
 
@@ -167,26 +168,41 @@ def _flat_numbers(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def resolve_point(hardware: str, overrides: Mapping[str, Node] | None, workload: Node,
-                  seed: int = 0) -> ResolvedPoint:
-    """Validate a point; ConfigError (file:line: key: message) on any mistake."""
+                  seed: int = 0) -> ResolvedPoint | LlmPoint:
+    """Validate a point; ConfigError (file:line: key: message) on any mistake.
+
+    Machine workloads (synthetic, spgemm) run on a machine preset; LLM workloads
+    (sim/llm_point.py) on an xPU preset (hw_configs/xpu).
+    """
     from sim.config.machine import load_machine_config
 
-    spec = load_machine_config(hardware, overrides or {})
     kind_node = y.require(workload, "kind")
     kind = y.as_str(kind_node)
-    if kind not in WORKLOADS:
-        raise kind_node.error(f"unknown workload kind {kind!r}{y.did_you_mean(kind, WORKLOADS)}"
-                              f" (choose from {', '.join(WORKLOADS)})")
-    params = WORKLOADS[kind][0](workload, spec)
+    if kind not in WORKLOADS and kind not in LLM_KINDS:
+        kinds = (*WORKLOADS, *LLM_KINDS)
+        raise kind_node.error(f"unknown workload kind {kind!r}{y.did_you_mean(kind, kinds)}"
+                              f" (choose from {', '.join(kinds)})")
     if "seed" in workload:
         seed = y.as_int(workload.value["seed"], minimum=0)
+    if kind in LLM_KINDS:
+        from sim.config.xpu import load_xpu
+        from sim.llm_point import resolve
+
+        return resolve(load_xpu(hardware, overrides or {}), hardware, kind, workload, seed)
+    spec = load_machine_config(hardware, overrides or {})
+    params = WORKLOADS[kind][0](workload, spec)
     return ResolvedPoint(hardware=hardware, spec=spec, kind=kind, workload=params, seed=seed)
 
 
-def run_resolved(point: ResolvedPoint, engine: str = "fast") -> dict[str, Any]:
+def run_resolved(point: ResolvedPoint | LlmPoint, engine: str = "fast") -> dict[str, Any]:
     """Simulate a point; the result dict of sim/sweep.py (plus the full summary)."""
     from sim.engine import DEFAULT_CHUNK, run_machine
     from sim.machine.summary import summarize
+
+    if isinstance(point, LlmPoint):
+        from sim.llm_point import run
+
+        return run(point, engine)
 
     source = WORKLOADS[point.kind][1](point.workload, point.spec, point.seed)
     chunk = CHUNKS.get(point.kind, DEFAULT_CHUNK)

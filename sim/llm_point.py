@@ -1,0 +1,480 @@
+"""LLM experiment points: an xPU preset plus an attention or model workload, run as a task graph.
+
+Three workload kinds (their keys are listed in ``KEYS``; docs/llm.md has examples):
+
+* ``attention``: prefill / training attention of one shape, ``algorithm: standard | flash``,
+  ``backward: true`` for training (forward + backward);
+* ``decode_attention``: one decode step's attention over all layers of a model, for a
+  batch of requests with their own context lengths, under a KV layout (contiguous, paged,
+  virtual) with optional shared prefix, quantised KV and eviction;
+* ``llm``: whole-model ``decode`` steps or a ``prefill``: projections, attention, FFN or MoE,
+  LM head.
+
+``resolve`` checks everything a run would trip over (model, device, shapes, tile against
+SRAM, contexts against the model's maximum, KV cache against the HBM left after the
+weights) so an experiment fails before any point runs. ``run`` builds the task graph and
+runs it on the transfer-level engine (``level: transfer``, the default) or, for the two
+attention kinds, request by request on the machine configured as the xPU
+(``level: request``, sim/llm_machine).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.config import yamlfile as y
+from sim.config.units import UnitError, parse_bytes
+from sim.config.yamlfile import Node
+from sim.errors import UserError
+from sim.xpu import XpuSpec
+
+LLM_KINDS = ("attention", "decode_attention", "llm")
+LEVELS = ("transfer", "request")
+COMMON = ("kind", "seed", "level")
+KEYS = {
+    "attention": (*COMMON, "algorithm", "backward", "batch", "heads", "seq", "seq_kv",
+                  "head_dim", "causal", "dropout", "sram", "granularity", "bytes_per_element"),
+    "decode_attention": (*COMMON, "model", "kv_heads", "batch", "context", "layout", "kv_bits",
+                         "retained", "shared_prefix", "layers", "granularity"),
+    "llm": (*COMMON, "model", "phase", "batch", "context", "prompt", "steps", "layout",
+            "kv_bits", "retained", "shared_prefix", "expert_skew"),
+}
+ALGORITHMS = ("standard", "flash")
+PHASES = ("decode", "prefill")
+GRANULARITIES = ("tile", "kernel")
+
+
+@dataclass(frozen=True)
+class LlmPoint:
+    """A resolved LLM point: the device, the workload's plain parameters and the seed."""
+
+    hardware: str
+    xpu: XpuSpec
+    kind: str
+    workload: dict[str, Any]
+    seed: int
+    base_dir: str = ""  # where relative files (context CSVs) are looked up
+
+    def key(self) -> dict[str, Any]:
+        hw = dataclasses.asdict(self.xpu)
+        hw.pop("path", None)
+        return {"hardware": hw, "workload": {"kind": self.kind, **self.workload},
+                "seed": self.seed}
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _get(node: Node, key: str, default: Any = None) -> Node | None:
+    return node.value.get(key) if key in node else default
+
+
+def _int(node: Node, key: str, default: int | None = None, minimum: int = 1) -> int:
+    n = _get(node, key)
+    if n is None:
+        if default is None:
+            raise y.missing(node, key)
+        return default
+    return y.as_int(n, minimum=minimum)
+
+
+def _bool(node: Node, key: str, default: bool) -> bool:
+    n = _get(node, key)
+    return default if n is None else y.as_bool(n)
+
+
+def _enum(node: Node, key: str, choices: tuple[str, ...], default: str | None = None) -> str:
+    n = _get(node, key)
+    if n is None:
+        if default is None:
+            raise y.missing(node, key, f" (one of {', '.join(choices)})")
+        return default
+    return y.as_enum(n, choices)
+
+
+def _fraction(node: Node, key: str, default: float) -> float:
+    n = _get(node, key)
+    if n is None:
+        return default
+    v = float(y.as_number(n))
+    if not 0 < v <= 1:
+        raise n.error(f"expected a fraction in (0, 1], got {v}")
+    return v
+
+
+def _bytes(node: Node, key: str, default: int) -> int:
+    n = _get(node, key)
+    if n is None:
+        return default
+    if isinstance(n.value, int) and not isinstance(n.value, bool):
+        v = n.value
+    else:
+        try:
+            v = parse_bytes(n.value)
+        except UnitError as e:
+            raise n.error(str(e)) from None
+    if v < 1:
+        raise n.error(f"must be positive, got {v}")
+    return v
+
+
+def _kv_bits(node: Node) -> int | None:
+    n = _get(node, "kv_bits")
+    if n is None:
+        return None
+    v = y.as_int(n)
+    if v not in (2, 4, 8, 16, 32):
+        raise n.error(f"expected 2, 4, 8, 16 or 32 bits per KV element, got {v}")
+    return v
+
+
+def _plain(node: Node | None) -> Any:
+    return None if node is None else node.plain()
+
+
+def _user(node: Node, fn: Any, *args: Any, **kw: Any) -> Any:
+    """Call a workload function; its UserError is re-raised at ``node`` (file:line, key)."""
+    try:
+        return fn(*args, **kw)
+    except UserError as e:
+        if isinstance(e, y.ConfigError):
+            raise
+        raise node.error(str(e)) from None
+
+
+def _model(node: Node):
+    from workloads.llm.models import load_model
+
+    m = y.require(node, "model")
+    return _user(m, load_model, y.as_str(m))
+
+
+def _level(node: Node, kind: str) -> str:
+    level = _enum(node, "level", LEVELS, "transfer")
+    if level == "request" and kind == "llm":
+        raise node.value["level"].error("a whole model runs at transfer level only (billions "
+                                        "of requests per step); use level: transfer")
+    return level
+
+
+def _attention_params(node: Node, xpu: XpuSpec) -> dict[str, Any]:
+    from workloads.llm.attention_shape import AttentionShape
+    from workloads.llm.flash_tiling import flash_tiling
+    from workloads.llm.head_graph import check_prefill_shape
+
+    seq = _int(node, "seq")
+    p = {
+        "algorithm": _enum(node, "algorithm", ALGORITHMS),
+        "backward": _bool(node, "backward", False),
+        "batch": _int(node, "batch"), "heads": _int(node, "heads"), "seq": seq,
+        "seq_kv": _int(node, "seq_kv", seq), "head_dim": _int(node, "head_dim"),
+        "causal": _bool(node, "causal", False), "dropout": _bool(node, "dropout", True),
+        "sram": _bytes(node, "sram", xpu.sram_bytes_per_sm),
+        "granularity": _enum(node, "granularity", GRANULARITIES, "tile"),
+        "bytes_per_element": _int(node, "bytes_per_element", 2),
+        "level": _level(node, "attention"),
+    }
+    shape = attention_shape(p)
+    _user(node, check_prefill_shape, shape)
+    if p["algorithm"] == "flash":
+        _user(_get(node, "sram") or node, flash_tiling, shape, p["sram"])
+    assert isinstance(shape, AttentionShape)
+    return p
+
+
+def attention_shape(p: Mapping[str, Any]):
+    from workloads.llm.attention_shape import AttentionShape
+
+    return AttentionShape(batch=p["batch"], heads=p["heads"], seq_q=p["seq"],
+                          seq_kv=p["seq_kv"], head_dim=p["head_dim"],
+                          bytes_per_element=p["bytes_per_element"], causal=p["causal"])
+
+
+def _contexts(node: Node, model: Any, batch: int, seed: int, base_dir: str) -> np.ndarray:
+    from workloads.llm.context_lengths import context_lengths
+
+    c = y.require(node, "context")
+    return _user(c, context_lengths, c.plain(), batch=batch, max_len=model.max_context,
+                 seed=seed, base_dir=base_dir or None, where="context")
+
+
+def layout_params(plain: Any) -> Any:
+    """A layout as written (a kind name or a mapping), without keys set to null: a sweep
+    that zips layout kinds with block sizes gives non-paged points block_tokens: null."""
+    if isinstance(plain, Mapping):
+        return {k: v for k, v in plain.items() if v is not None}
+    return "paged" if plain is None else plain
+
+
+def _layout(node: Node, model: Any):
+    from workloads.llm.kv_layout import make_layout
+
+    n = _get(node, "layout")
+    return _user(n or node, make_layout, layout_params(_plain(n)), max_len=model.max_context,
+                 where="layout")
+
+
+def weight_bytes(model: Any) -> int:
+    """Bytes of the model's weights in HBM."""
+    return model.parameters() * model.bytes_per_element
+
+
+def _check_fits(node: Node, model: Any, xpu: XpuSpec, layout: Any, contexts: np.ndarray,
+                p: Mapping[str, Any]) -> dict[str, Any]:
+    from workloads.llm.kv_layout import check_kv_fits, max_batch
+
+    free = xpu.hbm_capacity_bytes - weight_bytes(model)
+    kw = dict(kv_bits=p.get("kv_bits"), retained=p.get("retained", 1.0),
+              shared_prefix=p.get("shared_prefix", 0))
+    where = _get(node, "batch") or node
+    if free <= 0:
+        raise where.error(f"{model.name}'s weights need {weight_bytes(model) / 2**30:.1f} GiB, "
+                          f"more than the {xpu.hbm_capacity_bytes / 2**30:.1f} GiB of "
+                          f"{xpu.name}'s HBM")
+    usage = _user(where, check_kv_fits, model, free, layout, contexts, **kw)
+    fits = _user(where, max_batch, model, free, layout, contexts, **kw)
+    return {"kv_utilisation": usage.utilisation, "kv_allocated_bytes": usage.allocated_bytes,
+            "kv_token_bytes": usage.token_bytes, "max_batch": fits,
+            "hbm_free_bytes": free}
+
+
+def _decode_common(node: Node, model: Any, seed: int, base_dir: str) -> dict[str, Any]:
+    batch = _int(node, "batch")
+    p: dict[str, Any] = {
+        "model": model.name, "batch": batch,
+        "context": _plain(y.require(node, "context")),
+        "layout": layout_params(_plain(_get(node, "layout"))),
+        "kv_bits": _kv_bits(node), "retained": _fraction(node, "retained", 1.0),
+        "shared_prefix": _int(node, "shared_prefix", 0, minimum=0),
+    }
+    return p
+
+
+def _decode_attention_params(node: Node, xpu: XpuSpec, seed: int,
+                             base_dir: str) -> dict[str, Any]:
+    model = _model(node)
+    p = _decode_common(node, model, seed, base_dir)
+    kv = _get(node, "kv_heads")
+    p["kv_heads"] = model.kv_heads if kv is None else y.as_int(kv)
+    if model.heads % p["kv_heads"]:
+        raise node.value["kv_heads"].error(
+            f"{model.name} has {model.heads} query heads, not a multiple of {p['kv_heads']} "
+            f"KV heads")
+    p["layers"] = _int(node, "layers", model.layers)
+    p["granularity"] = _enum(node, "granularity", GRANULARITIES, "kernel")
+    p["level"] = _level(node, "decode_attention")
+    model = dataclasses.replace(model, kv_heads=p["kv_heads"])
+    contexts = _contexts(node, model, p["batch"], seed, base_dir)
+    _check_fits(node, model, xpu, _layout(node, model), contexts, p)
+    return p
+
+
+def _llm_params(node: Node, xpu: XpuSpec, seed: int, base_dir: str) -> dict[str, Any]:
+    model = _model(node)
+    _level(node, "llm")
+    phase = _enum(node, "phase", PHASES, "decode")
+    if phase == "prefill":
+        p = {"model": model.name, "phase": phase, "batch": _int(node, "batch"),
+             "prompt": _int(node, "prompt")}
+        if p["prompt"] > model.max_context:
+            raise node.value["prompt"].error(f"a prompt of {p['prompt']} tokens is beyond "
+                                             f"{model.name}'s maximum context of "
+                                             f"{model.max_context}")
+        contexts = np.full(p["batch"], p["prompt"], np.int64)
+        _check_fits(node, model, xpu, _layout(node, model), contexts, {})
+        p["layout"] = layout_params(_plain(_get(node, "layout")))
+    else:
+        p = {"phase": phase, **_decode_common(node, model, seed, base_dir),
+             "steps": _int(node, "steps", 1)}
+        contexts = _contexts(node, model, p["batch"], seed, base_dir)
+        last = contexts + (p["steps"] - 1)
+        if int(last.max()) > model.max_context:
+            raise node.value["steps"].error(
+                f"after {p['steps']} steps the longest context reaches {int(last.max())} "
+                f"tokens, beyond {model.name}'s maximum of {model.max_context}")
+        _check_fits(node, model, xpu, _layout(node, model), last, p)
+    skew = _get(node, "expert_skew")
+    p["expert_skew"] = 0.0 if skew is None else float(y.as_number(skew))
+    if p["expert_skew"] < 0:
+        raise node.value["expert_skew"].error("expected a skew >= 0 (0: uniform routing)")
+    return p
+
+
+def resolve(xpu: XpuSpec, hardware: str, kind: str, node: Node, seed: int) -> LlmPoint:
+    """Validate an LLM workload mapping against the device (ConfigError on mistakes)."""
+    y.check_keys(node, KEYS[kind])
+    base_dir = str(Path(node.path).parent) if node.path and not node.path.startswith("<") \
+        else ""
+    if kind == "attention":
+        params = _attention_params(node, xpu)
+    elif kind == "decode_attention":
+        params = _decode_attention_params(node, xpu, seed, base_dir)
+    else:
+        params = _llm_params(node, xpu, seed, base_dir)
+    return LlmPoint(hardware, xpu, kind, params, seed, base_dir)
+
+
+# --------------------------------------------------------------------------- graphs
+
+
+def build_graph(point: LlmPoint, places: int = 1):
+    """The point's task graph and the facts its summary needs (steps, tokens, extras)."""
+    p = point.workload
+    if point.kind == "attention":
+        from workloads.llm.flash_attention import flash_attention
+        from workloads.llm.standard_attention import standard_attention
+
+        shape = attention_shape(p)
+        if p["algorithm"] == "flash":
+            g = flash_attention(shape, sram_bytes=p["sram"], backward=p["backward"],
+                                dropout=p["dropout"], granularity=p["granularity"],
+                                places=places)
+        else:
+            g = standard_attention(shape, backward=p["backward"], dropout=p["dropout"],
+                                   granularity=p["granularity"], places=places)
+        return g, {"steps": 1, "tokens": p["batch"] * p["seq"]}
+    from workloads.llm.models import load_model
+
+    model = load_model(p["model"])
+    if point.kind == "decode_attention":
+        return _decode_attention_graph(point, model, places)
+    from workloads.llm.kv_layout import make_layout
+    from workloads.llm.model_graph import decode_steps_graph, prefill_graph
+
+    if p["phase"] == "prefill":
+        g = prefill_graph(model, p["batch"], p["prompt"], sram_bytes=point.xpu.sram_bytes_per_sm,
+                          seed=point.seed, expert_skew=p["expert_skew"])
+        return g, {"steps": 1, "tokens": p["batch"] * p["prompt"]}
+    from workloads.llm.context_lengths import context_lengths
+
+    contexts = context_lengths(p["context"], batch=p["batch"], max_len=model.max_context,
+                               seed=point.seed, base_dir=point.base_dir or None)
+    layout = make_layout(p["layout"], max_len=model.max_context)
+    g = decode_steps_graph(model, contexts, p["steps"], layout=layout, kv_bits=p["kv_bits"],
+                           retained=p["retained"], shared_prefix=p["shared_prefix"],
+                           seed=point.seed, expert_skew=p["expert_skew"])
+    return g, {"steps": p["steps"], "tokens": p["batch"] * p["steps"]}
+
+
+def _decode_attention_graph(point: LlmPoint, model: Any, places: int):
+    from workloads.llm.attention_shape import AttentionShape
+    from workloads.llm.context_lengths import context_lengths
+    from workloads.llm.decode_attention import decode_attention, decode_attention_metrics
+    from workloads.llm.kv_layout import make_layout
+
+    p = point.workload
+    contexts = context_lengths(p["context"], batch=p["batch"], max_len=model.max_context,
+                               seed=point.seed, base_dir=point.base_dir or None)
+    layout = make_layout(p["layout"], max_len=model.max_context)
+    shape = AttentionShape(batch=p["batch"], heads=model.heads, seq_q=1,
+                           seq_kv=int(contexts.max()), head_dim=model.head_dim,
+                           kv_heads=p["kv_heads"], bytes_per_element=model.bytes_per_element)
+    kw = dict(layout=layout, kv_bits=p["kv_bits"], retained=p["retained"],
+              shared_prefix=p["shared_prefix"])
+    one = decode_attention(shape, contexts, granularity=p["granularity"], places=places,
+                           seed=point.seed, **kw)
+    m = decode_attention_metrics(shape, contexts, **kw)
+    extras = {"intensity_flop_per_byte": m.intensity, "kv_utilisation": m.utilisation,
+              "context_mean": float(contexts.mean()), "context_max": int(contexts.max())}
+    return one.repeat(p["layers"]), {"steps": 1, "tokens": p["batch"], "extras": extras}
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run(point: LlmPoint, engine: str = "fast") -> dict[str, Any]:
+    """Simulate a point; the result dict of sim/sweep.py (tiers, compute, metrics, summary)."""
+    level = point.workload.get("level", "transfer")
+    if level == "request":
+        return _run_request_level(point, engine)
+    from sim.llm_summary import summarize
+    from sim.transfer.bind import bind
+    from sim.transfer.engine import run_transfer
+    from sim.transfer.platform import platform_for_xpu
+
+    graph, facts = build_graph(point)
+    platform = platform_for_xpu(point.xpu)
+    result = run_transfer(bind(graph, platform), engine=engine)
+    s = summarize(graph, result, platform, steps=facts["steps"], tokens=facts["tokens"])
+    return _result(point, graph, int(result.end_time), s, facts)
+
+
+def _run_request_level(point: LlmPoint, engine: str) -> dict[str, Any]:
+    from sim.llm_machine.device import machine_for_xpu
+    from sim.llm_machine.run import run_graph_on_machine
+
+    device = machine_for_xpu(point.xpu)
+    places = device.spec.cores * device.spec.threads_per_core
+    graph, facts = build_graph(point, places=places)
+    r = run_graph_on_machine(graph, device, engine=engine)
+    s = {"time_ps": r["time_ps"], "request_level": {k: v for k, v in r.items()
+                                                    if isinstance(v, int | float)}}
+    return _result(point, graph, int(r["time_ps"]), s, facts)
+
+
+def _result(point: LlmPoint, graph: Any, time_ps: int, summary: dict[str, Any],
+            facts: dict[str, Any]) -> dict[str, Any]:
+    xpu = point.xpu
+    t_s = time_ps * 1e-12
+    flops = graph.total_flops()
+
+    def tier(name: str, peak: float) -> dict[str, Any]:
+        read, written = graph.bytes_read(name), graph.bytes_written(name)
+        bw = (read + written) / t_s if t_s > 0 else 0.0
+        return {"bytes_read": read, "bytes_written": written,
+                "bandwidth_gb_per_s": bw / 1e9, "peak_gb_per_s": peak / 1e9,
+                "utilization": bw / peak if peak else 0.0}
+
+    hbm = tier("hbm", xpu.hbm_bytes_per_s)
+    steps = facts["steps"]
+    metrics: dict[str, Any] = {
+        "tasks": graph.n,
+        "hbm_gb": (hbm["bytes_read"] + hbm["bytes_written"]) / 1e9,
+        "gflops": flops / 1e9,
+        "runtime_ms": time_ps / 1e9,
+        "time_per_step_ms": time_ps / 1e9 / steps,
+        "tokens_per_s": facts["tokens"] / t_s if t_s > 0 else 0.0,
+        "tflop_per_s": flops / t_s / 1e12 if t_s > 0 else 0.0,
+        "intensity_flop_per_byte": flops / max(1, hbm["bytes_read"] + hbm["bytes_written"]),
+    }
+    metrics.update(facts.get("extras", {}))
+    if point.kind in ("decode_attention", "llm") and point.workload.get("phase") != "prefill":
+        metrics.update(_kv_metrics(point))
+    if point.kind == "llm":  # a model's few labels (qkv_proj, attention, ffn, ...) as columns
+        for name, share in (summary.get("labels") or {}).items():
+            metrics[f"share.{name}"] = share["share"]
+    return {
+        "sim_time_ns": time_ps / 1e3,
+        "tiers": {"hbm": hbm, "sram": tier("sram", xpu.sram_bytes_per_clock_per_sm * xpu.sms
+                                           * xpu.clock_hz)},
+        "compute": {"ops": flops, "peak_ops_per_s": xpu.flops_per_s},
+        "metrics": metrics,
+        "summary": summary,
+    }
+
+
+def _kv_metrics(point: LlmPoint) -> dict[str, Any]:
+    from workloads.llm.context_lengths import context_lengths
+    from workloads.llm.kv_layout import check_kv_fits, make_layout, max_batch
+    from workloads.llm.models import load_model
+
+    p = point.workload
+    model = load_model(p["model"])
+    if "kv_heads" in p:
+        model = dataclasses.replace(model, kv_heads=p["kv_heads"])
+    contexts = context_lengths(p["context"], batch=p["batch"], max_len=model.max_context,
+                               seed=point.seed, base_dir=point.base_dir or None)
+    layout = make_layout(p["layout"], max_len=model.max_context)
+    free = point.xpu.hbm_capacity_bytes - weight_bytes(model)
+    kw = dict(kv_bits=p["kv_bits"], retained=p["retained"], shared_prefix=p["shared_prefix"])
+    usage = check_kv_fits(model, free, layout, contexts, **kw)
+    return {"kv_utilisation": usage.utilisation,
+            "kv_allocated_gb": usage.allocated_bytes / 1e9,
+            "kv_token_gb": usage.token_bytes / 1e9,
+            "max_batch": max_batch(model, free, layout, contexts, **kw)}
