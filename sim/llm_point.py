@@ -204,12 +204,25 @@ def _contexts(node: Node, model: Any, batch: int, seed: int, base_dir: str) -> n
                  seed=seed, base_dir=base_dir or None, where="context")
 
 
+LAYOUT_PARAMETER = {"paged": "block_tokens", "virtual": "page_bytes", "contiguous": "max_len"}
+
+
 def layout_params(plain: Any) -> Any:
-    """A layout as written (a kind name or a mapping), without keys set to null: a sweep
-    that zips layout kinds with block sizes gives non-paged points block_tokens: null."""
+    """A layout as written: a mapping ({kind: paged, block_tokens: 16}), a kind name, or
+    "kind:value" with the kind's one parameter ("paged:16" block tokens, "virtual:64 KiB"
+    page size, "contiguous:2048" reserved tokens), which sweeps as one axis. Keys set to
+    null are dropped (a zipped sweep may give non-paged points block_tokens: null)."""
     if isinstance(plain, Mapping):
         return {k: v for k, v in plain.items() if v is not None}
-    return "paged" if plain is None else plain
+    if plain is None:
+        return "paged"
+    if isinstance(plain, str) and ":" in plain:
+        kind, _, value = (x.strip() for x in plain.partition(":"))
+        key = LAYOUT_PARAMETER.get(kind)
+        if key is None:
+            return {"kind": kind}  # make_layout names the valid kinds
+        return {"kind": kind, key: int(value) if value.isdigit() else value}
+    return plain
 
 
 def _layout(node: Node, model: Any):
