@@ -40,13 +40,17 @@ COMMON = ("kind", "seed", "level")
 KEYS = {
     "attention": (*COMMON, "algorithm", "backward", "batch", "heads", "seq", "seq_kv",
                   "head_dim", "causal", "dropout", "sram", "granularity", "bytes_per_element"),
-    "decode_attention": (*COMMON, "model", "kv_heads", "batch", "context", "layout", "kv_bits",
-                         "retained", "shared_prefix", "layers", "granularity"),
-    "llm": (*COMMON, "model", "phase", "batch", "context", "prompt", "steps", "layout",
-            "kv_bits", "retained", "shared_prefix", "expert_skew"),
+    "decode_attention": (*COMMON, "model", "precision", "kv_heads", "batch", "context",
+                         "layout", "kv_bits", "retained", "shared_prefix", "layers",
+                         "granularity"),
+    "llm": (*COMMON, "model", "precision", "phase", "batch", "context", "prompt", "steps",
+            "layout", "kv_bits", "retained", "shared_prefix", "expert_skew"),
 }
 ALGORITHMS = ("standard", "flash")
 PHASES = ("decode", "prefill")
+# weights, activations and KV stored at this width (bytes per element); fp8 also selects
+# the device's 8-bit tensor peak where it has one (sim/xpu.py XpuSpec.flops_for)
+PRECISIONS = {"fp16": 2, "bf16": 2, "fp8": 1}
 GRANULARITIES = ("tile", "kernel")
 
 
@@ -152,7 +156,24 @@ def _model(node: Node):
     from workloads.llm.models import load_model
 
     m = y.require(node, "model")
-    return _user(m, load_model, y.as_str(m))
+    model = _user(m, load_model, y.as_str(m))
+    prec = _get(node, "precision")
+    if prec is not None:
+        model = dataclasses.replace(model, bytes_per_element=PRECISIONS[
+            y.as_enum(prec, tuple(PRECISIONS))])
+    return model
+
+
+def model_of(p: Mapping[str, Any]):
+    """The model a resolved workload runs: its precision and KV-head override applied."""
+    from workloads.llm.models import load_model
+
+    model = load_model(p["model"])
+    if p.get("precision"):
+        model = dataclasses.replace(model, bytes_per_element=PRECISIONS[p["precision"]])
+    if p.get("kv_heads"):
+        model = dataclasses.replace(model, kv_heads=p["kv_heads"])
+    return model
 
 
 def _level(node: Node, kind: str) -> str:
@@ -259,8 +280,10 @@ def _check_fits(node: Node, model: Any, xpu: XpuSpec, layout: Any, contexts: np.
 
 def _decode_common(node: Node, model: Any, seed: int, base_dir: str) -> dict[str, Any]:
     batch = _int(node, "batch")
+    prec = _get(node, "precision")
     p: dict[str, Any] = {
         "model": model.name, "batch": batch,
+        "precision": None if prec is None else prec.value,
         "context": _plain(y.require(node, "context")),
         "layout": layout_params(_plain(_get(node, "layout"))),
         "kv_bits": _kv_bits(node), "retained": _fraction(node, "retained", 1.0),
@@ -293,8 +316,9 @@ def _llm_params(node: Node, xpu: XpuSpec, seed: int, base_dir: str) -> dict[str,
     _level(node, "llm")
     phase = _enum(node, "phase", PHASES, "decode")
     if phase == "prefill":
+        prec = _get(node, "precision")
         p = {"model": model.name, "phase": phase, "batch": _int(node, "batch"),
-             "prompt": _int(node, "prompt")}
+             "prompt": _int(node, "prompt"), "precision": None if prec is None else prec.value}
         if p["prompt"] > model.max_context:
             raise node.value["prompt"].error(f"a prompt of {p['prompt']} tokens is beyond "
                                              f"{model.name}'s maximum context of "
@@ -352,9 +376,7 @@ def build_graph(point: LlmPoint, places: int = 1):
             g = standard_attention(shape, backward=p["backward"], dropout=p["dropout"],
                                    granularity=p["granularity"], places=places)
         return g, {"steps": 1, "tokens": p["batch"] * p["seq"]}
-    from workloads.llm.models import load_model
-
-    model = load_model(p["model"])
+    model = model_of(p)
     if point.kind == "decode_attention":
         return _decode_attention_graph(point, model, places)
     from workloads.llm.kv_layout import make_layout
@@ -412,17 +434,27 @@ def run(point: LlmPoint, engine: str = "fast") -> dict[str, Any]:
     from sim.transfer.platform import platform_for_xpu
 
     graph, facts = build_graph(point)
-    platform = platform_for_xpu(point.xpu)
+    platform = platform_for_xpu(device_for(point))
     result = run_transfer(bind(graph, platform), engine=engine)
     s = summarize(graph, result, platform, steps=facts["steps"], tokens=facts["tokens"])
     return _result(point, graph, int(result.end_time), s, facts)
+
+
+def device_for(point: LlmPoint) -> XpuSpec:
+    """The xPU with the tensor peak of the point's operand width."""
+    p = point.workload
+    if point.kind == "attention":
+        width = p["bytes_per_element"]
+    else:
+        width = model_of(p).bytes_per_element
+    return dataclasses.replace(point.xpu, flops_per_s=point.xpu.flops_for(width))
 
 
 def _run_request_level(point: LlmPoint, engine: str) -> dict[str, Any]:
     from sim.llm_machine.device import machine_for_xpu
     from sim.llm_machine.run import run_graph_on_machine
 
-    device = machine_for_xpu(point.xpu)
+    device = machine_for_xpu(device_for(point))
     places = device.spec.cores * device.spec.threads_per_core
     graph, facts = build_graph(point, places=places)
     r = run_graph_on_machine(graph, device, engine=engine)
@@ -466,21 +498,31 @@ def _result(point: LlmPoint, graph: Any, time_ps: int, summary: dict[str, Any],
         "sim_time_ns": time_ps / 1e3,
         "tiers": {"hbm": hbm, "sram": tier("sram", xpu.sram_bytes_per_clock_per_sm * xpu.sms
                                            * xpu.clock_hz)},
-        "compute": {"ops": flops, "peak_ops_per_s": xpu.flops_per_s},
+        "compute": {"ops": flops, "peak_ops_per_s": device_for(point).flops_per_s},
+        "breakdown": _breakdown(summary),
         "metrics": metrics,
         "summary": summary,
     }
 
 
+def _breakdown(summary: dict[str, Any]) -> dict[str, float]:
+    """Each label's time alone, the time two or more overlap, and idle: fractions adding to 1
+    (the stacked bars of the `breakdown` plot)."""
+    labels = summary.get("labels")
+    if not labels:
+        return {}
+    out = {name: v["exclusive"] for name, v in labels.items()}
+    out["(overlapping)"] = summary["overlap"]
+    out["(idle)"] = summary["idle"]
+    return out
+
+
 def _kv_metrics(point: LlmPoint) -> dict[str, Any]:
     from workloads.llm.context_lengths import context_lengths
     from workloads.llm.kv_layout import check_kv_fits, make_layout, max_batch
-    from workloads.llm.models import load_model
 
     p = point.workload
-    model = load_model(p["model"])
-    if "kv_heads" in p:
-        model = dataclasses.replace(model, kv_heads=p["kv_heads"])
+    model = model_of(p)
     contexts = context_lengths(p["context"], batch=p["batch"], max_len=model.max_context,
                                seed=point.seed, base_dir=point.base_dir or None)
     layout = make_layout(p["layout"], max_len=model.max_context)

@@ -37,7 +37,7 @@ from sim.experiment import PlotSpec, point_label, short_names  # noqa: E402
 from sim.results import ResultSet, Row  # noqa: E402
 
 CEILING_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
-PLOT_FUNCS = ("line", "bar", "heatmap", "roofline", "timeline", "peak", "stalls")
+PLOT_FUNCS = ("line", "bar", "heatmap", "roofline", "timeline", "peak", "stalls", "breakdown")
 
 
 class PlotError(UserError):
@@ -458,27 +458,35 @@ def peak_plot(rs: ResultSet, where: dict[str, Any] | None = None,
     return fig
 
 
+# stacked-fraction plots: result key -> (what the fractions are of, legend title, default title)
+BREAKDOWNS = {"stalls": ("fraction of thread time", "stall", "stall breakdown"),
+              "breakdown": ("fraction of simulated time", "task", "where the time goes")}
+
+
 def stalls_plot(rs: ResultSet, x: str | None = None, where: dict[str, Any] | None = None,
-                title: str | None = None) -> Figure:
-    """Stacked stall fractions per point (one bar per point, one colour per category)."""
+                title: str | None = None, key: str = "stalls") -> Figure:
+    """Stacked fractions per point (one bar per point, one colour per category): the
+    machine's stall breakdown (``stalls``) or a task graph's time breakdown (``breakdown``:
+    each label's time alone, the overlap of several, idle; sim/llm_summary.py)."""
     _check_swept(rs, x, "x")
-    rows = [r for r in select(rs, where) if (r.result or {}).get("stalls")]
+    ylabel, legend, default_title = BREAKDOWNS[key]
+    rows = [r for r in select(rs, where) if (r.result or {}).get(key)]
     if not rows:
-        raise PlotError("no finished point has stall statistics")
+        raise PlotError(f"no finished point has {key} statistics")
     keys = ([x] if x else []) + _varying(rs, rows, (x,))
     cats = [_label(r.params, keys) if keys else "point" for r in rows]
     if x and len(keys) == 1:
         cats = [str(r.params[x]) for r in rows]
     names: dict[str, None] = {}
     for r in rows:  # categories in the engine's order; those zero everywhere left out
-        names.update(dict.fromkeys(k for k, v in r.result["stalls"].items() if _num(v) > 0))
+        names.update(dict.fromkeys(k for k, v in r.result[key].items() if _num(v) > 0))
     fig = new_figure(max(6.0, 0.6 * len(rows) + 4), 4.5)
     ax = fig.add_subplot()
     pos = np.arange(len(rows), dtype=float)
     bottom = np.zeros(len(rows))
     cmap = matplotlib.colormaps["tab10" if len(names) <= 10 else "tab20"]
     for i, name in enumerate(names):
-        h = np.array([_num(r.result["stalls"].get(name, 0.0)) for r in rows])
+        h = np.array([_num(r.result[key].get(name, 0.0)) for r in rows])
         h = np.nan_to_num(h)
         ax.bar(pos, h, 0.7, bottom=bottom, label=name, color=cmap(i % cmap.N))
         bottom += h
@@ -486,10 +494,10 @@ def stalls_plot(rs: ResultSet, x: str | None = None, where: dict[str, Any] | Non
     long = max(map(len, cats)) > 8
     ax.set_xticks(pos, cats, rotation=30 if long else 0, ha="right" if long else "center")
     ax.set_xlabel(x if x and len(keys) == 1 else "point")
-    ax.set_ylabel("fraction of thread time")
-    ax.set_title(title or "stall breakdown" + _where_note(where))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or default_title + _where_note(where))
     handles, labels = ax.get_legend_handles_labels()  # legend top = stack top
-    ax.legend(handles[::-1], labels[::-1], title="stall", fontsize="small", loc="upper left",
+    ax.legend(handles[::-1], labels[::-1], title=legend, fontsize="small", loc="upper left",
               bbox_to_anchor=(1.0, 1.0))
     return fig
 
@@ -527,8 +535,8 @@ def _draw(rs: ResultSet, spec: PlotSpec) -> Figure:
         return timeline_plot(rs, w, t)
     if k == "peak":
         return peak_plot(rs, w, t)
-    if k == "stalls":
-        return stalls_plot(rs, spec.x, w, t)
+    if k in BREAKDOWNS:
+        return stalls_plot(rs, spec.x, w, t, key=k)
     raise PlotError(f"unknown plot kind '{k}'{did_you_mean(k, PLOT_FUNCS)}", "kind")
 
 

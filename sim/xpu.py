@@ -21,8 +21,16 @@ class XpuSpec:
     hbm_capacity_bytes: int  # usable device memory
     hbm_bytes_per_s: int  # the cited device bandwidth (checked against preset x stacks)
     hbm_latency_ps: int  # load-to-use latency of an HBM access (cited or assumed)
+    flops_per_s_8bit: int = 0  # dense 8-bit floating-point tensor peak (0: no FP8 units,
+    #                            8-bit data is widened and runs at the 16-bit rate)
     source: str = ""
     path: str = ""
+
+    def flops_for(self, bytes_per_element: int) -> int:
+        """Tensor peak for operands of this width (FP8 where the device has it)."""
+        if bytes_per_element == 1 and self.flops_per_s_8bit:
+            return self.flops_per_s_8bit
+        return self.flops_per_s
 
     @property
     def sram_bytes(self) -> int:

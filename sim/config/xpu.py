@@ -29,7 +29,7 @@ from sim.xpu import XpuSpec
 XPU_DIR = Path(sim.__file__).resolve().parents[1] / "hw_configs" / "xpu"
 
 TOP_KEYS = ("name", "kind", "source", "sms", "clock", "sram_per_sm",
-            "sram_bytes_per_clock_per_sm", "flops", "hbm")
+            "sram_bytes_per_clock_per_sm", "flops", "flops_8bit", "hbm")
 HBM_KEYS = ("preset", "stacks", "capacity", "bandwidth", "latency")
 # how far the cited device bandwidth may sit from the preset's peak x stacks: datasheets
 # round (1555 GB/s, 3.35 TB/s) and preset clocks are whole picoseconds
@@ -75,6 +75,11 @@ def xpu_from_node(root: Node) -> XpuSpec:
         raise root.value["flops"].error(
             f"{flops:,} FLOP/s is under one FLOP per SM per clock "
             f"({sms} SMs x {clock_hz:,} Hz); check the unit")
+    f8 = root.get("flops_8bit")
+    flops_8bit = 0 if f8 is None else _positive(f8, parse_flop_rate)
+    if f8 is not None and flops_8bit < flops:
+        raise f8.error(f"{flops_8bit:,} FLOP/s is below the 16-bit peak ({flops:,}); an "
+                       f"8-bit rate is at least the 16-bit one")
     hbm = _hbm(y.section(root, "hbm"))
     return XpuSpec(
         name=name.value,
@@ -83,6 +88,7 @@ def xpu_from_node(root: Node) -> XpuSpec:
         sram_bytes_per_sm=sram,
         sram_bytes_per_clock_per_sm=sram_rate,
         flops_per_s=flops,
+        flops_per_s_8bit=flops_8bit,
         **hbm,
         source="" if source is None else y.as_str(source),
         path=root.path,
