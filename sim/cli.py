@@ -308,5 +308,10 @@ from sim.calibrate_cli import register as _register_calibrate_command  # noqa: E
 
 _register_calibrate_command(main)
 
+# membound bench llm
+from sim.llm_cli import register as _register_llm_commands  # noqa: E402
+
+_register_llm_commands(main)
+
 if __name__ == "__main__":
     main()

@@ -29,6 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from sim.transfer.model import TransferResult
 from sim.transfer.platform import Platform
@@ -41,27 +42,46 @@ def _label_segments(label: np.ndarray, start: np.ndarray, end: np.ndarray,
                     horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The union of each label's [start, end) intervals as disjoint segments.
 
-    Returns (segment label, segment start, segment end), grouped by label. Intervals are
-    sorted by start (nearly sorted already: tasks come in topological order), then stably
-    by label (a radix sort of small integers). Ends are shifted by label * (horizon + 1)
-    so that one running maximum serves every label without mixing them.
+    Returns (segment label, segment start, segment end), grouped by label. One stable sort
+    by start (tasks come in topological order, so starts are nearly sorted already), then
+    one pass that keeps, per label, the segment being grown.
     """
     if len(label) == 0:
         e = np.zeros(0, np.int64)
         return e, e, e
     order = np.argsort(start, kind="stable")
-    order = order[np.argsort(label[order], kind="stable")]
-    lab = label[order].astype(np.int64)
-    offset = lab * (horizon + 1)
-    s = start[order] + offset
-    reach = np.maximum.accumulate(end[order] + offset)
-    new = np.empty(len(s), bool)
-    new[0] = True
-    np.greater(s[1:], reach[:-1], out=new[1:])
-    first = np.flatnonzero(new)
-    last = np.append(first[1:], len(s)) - 1
-    seg_off = offset[first]
-    return lab[first], s[first] - seg_off, reach[last] - seg_off
+    n_labels = int(label.max()) + 1
+    seg_l, seg_s, seg_e = _segments_pass(order, label.astype(np.int64), start, end, n_labels)
+    by_label = np.argsort(seg_l, kind="stable")
+    return seg_l[by_label], seg_s[by_label], seg_e[by_label]
+
+
+@njit(cache=True)
+def _segments_pass(order, label, start, end, n_labels):  # pragma: no cover - numba
+    n = len(order)
+    cur_s = np.full(n_labels, -1, np.int64)
+    cur_e = np.zeros(n_labels, np.int64)
+    seg_l = np.empty(n + n_labels, np.int64)
+    seg_s = np.empty(n + n_labels, np.int64)
+    seg_e = np.empty(n + n_labels, np.int64)
+    k = 0
+    for j in range(n):
+        i = order[j]
+        lab = label[i]
+        s, e = start[i], end[i]
+        if cur_s[lab] >= 0 and s <= cur_e[lab]:
+            if e > cur_e[lab]:
+                cur_e[lab] = e
+            continue
+        if cur_s[lab] >= 0:
+            seg_l[k], seg_s[k], seg_e[k] = lab, cur_s[lab], cur_e[lab]
+            k += 1
+        cur_s[lab], cur_e[lab] = s, e
+    for lab in range(n_labels):
+        if cur_s[lab] >= 0:
+            seg_l[k], seg_s[k], seg_e[k] = lab, cur_s[lab], cur_e[lab]
+            k += 1
+    return seg_l[:k], seg_s[:k], seg_e[:k]
 
 
 def _exclusive_time(seg_label: np.ndarray, seg_start: np.ndarray, seg_end: np.ndarray,
