@@ -194,7 +194,7 @@ plots:
     ("sweep:\n  workload.size: [1]\n  axes: {workload.size: [2]}\n", "axes:",
      ["sweep.axes.workload.size: 'workload.size' is swept twice (also at line"]),
     ("plots:\n  - {kind: lines}\n", "kind: lines",
-     ["plots[0].kind: expected one of line, bar, heatmap, roofline, timeline, peak, stalls, "
+     ["plots[0].kind: expected one of line, bar, heatmap, roofline, timeline, peak, stalls, breakdown, "
       "got string 'lines' (did you mean 'line'?)"]),
     ("sweep:\n  workload.size: [1, 2]\nplots:\n  - {kind: line, x: workload.sise}\n",
      "x: workload.sise", ["plots[0].x: 'workload.sise' is not a swept key (did you mean "
