@@ -176,7 +176,7 @@ def convert(trace_path: str, to_fmt: str, out_path: str, fmt: str | None) -> Non
 
 @main.command()
 def presets() -> None:
-    """List the memory and machine presets with their peak bandwidth and size."""
+    """List the memory, machine, xPU and model presets."""
     from sim.config.machine import list_machine_presets, load_machine_config
     from sim.config.memory import PRESET_DIR, list_memory_presets, load_memory_config
     from sim.engine import channel_capacity
@@ -208,6 +208,10 @@ def presets() -> None:
                    f"{m.dram_peak_bytes_per_s() / 1e9:.1f}",
                    f"{channel_capacity(m) * m.controllers / 2**30:g}"),
         ("name", "dies x cores", "threads/core", "memory", "DRAM peak (GB/s)", "DRAM (GiB)")))
+    from sim.llm_presets import presets_tables
+
+    click.echo("")
+    click.echo(presets_tables())
     for p in problems:
         click.echo(f"membound: {_one_line(p)}", err=True)
 
