@@ -51,20 +51,22 @@ def test_demands_against_hand_computation():
     b = TaskGraphBuilder()
     load = b.transfer("hbm", "sram", 3_000_000, chunk=1 << 20)  # 200 GB/s read vs 256 write
     gather = b.transfer("hbm", "sram", 1000, chunk=64, deps=[load])  # 20 GB/s read
-    store = b.transfer("sram", "hbm", 7, chunk=1 << 20, deps=[gather])  # 160 GB/s write < 256
+    # one run of 7 B (chunk >= nbytes: the run is nbytes, not chunk): below the table's
+    # smallest chunk, so 64 B's write bandwidth, 2 x 8 GB/s < 256
+    store = b.transfer("sram", "hbm", 7, chunk=1 << 20, deps=[gather], dst_addr=1 << 30)
     mm = b.compute("tensor", 10**9 + 1, deps=[load, gather])
-    copy = b.transfer("hbm", "hbm", 4096, chunk=1 << 20, deps=[mm])  # 2 x 4096 B at 180 GB/s
+    copy = b.transfer("hbm", "hbm", 4 << 20, chunk=1 << 20, deps=[mm])  # 2 x 4 MiB at 180 GB/s
     prob = bind(b.build(), _platform())
     hbm, tensor = prob.resource_names.index("hbm"), prob.resource_names.index("tensor")
     # 3e6 B at 2e11 B/s = 15 us; 1000 B at 2e10 B/s = 50 ns
     assert prob.demand[load] == 15_000_000
     assert prob.demand[gather] == 50_000
-    # 7 B at 1.6e11 B/s = 43.75 ps -> 44 (rounded up)
-    assert prob.demand[store] == 44
+    # 7 B at 1.6e10 B/s = 437.5 ps -> 438 (rounded up)
+    assert prob.demand[store] == 438
     # (1e9 + 1) FLOPs at 3e12 FLOP/s = 333,333,333.67 ps -> 333,333,334
     assert prob.demand[mm] == 333_333_334
-    # 8192 B at 1.8e11 B/s = 45,511.1 ps -> 45,512
-    assert prob.demand[copy] == 45_512
+    # 2 x 4 MiB = 8,388,608 B at 1.8e11 B/s = 46,603,377.8 ps -> 46,603,378
+    assert prob.demand[copy] == 46_603_378
     assert prob.res.tolist() == [hbm, hbm, hbm, tensor, hbm]
     assert prob.latency.tolist() == [500_000, 500_000, 500_000, 0, 500_000]
     assert prob.dep_ptr.tolist() == [0, 0, 1, 2, 4, 5]
@@ -138,3 +140,47 @@ def test_platform_from_the_stored_calibration():
     p = platform_for_xpu(XPU)
     assert p.memories["hbm"].bandwidth.bytes_per_s(1 << 20, 1.0) == \
         2 * table.bandwidth(1 << 20, 1.0)
+
+
+def test_consecutive_tiles_of_a_place_form_one_stream():
+    # four 64 B tiles of place 0 walk [0, 256) in order (with a strided gather and a tile of
+    # place 1 in between that must not join); a stream of 256 B reads at the table's
+    # log-interpolated 256 B bandwidth: log2 256 = 8 is 2/14 of the way from 64 B to 1 MiB,
+    # 10 + 90 x 2/14 = 22.857142857 GB/s per stack, x 2 stacks
+    b = TaskGraphBuilder()
+    tiles = []
+    for k in range(4):
+        tiles.append(b.transfer("hbm", "sram", 64, src_addr=64 * k, place=0))
+        b.transfer("hbm", "sram", 640, chunk=64, stride=128, src_addr=64 * (k + 1), place=0)
+        b.transfer("hbm", "sram", 64, src_addr=64 * (k + 1), place=1)
+    lone = b.transfer("hbm", "sram", 64, src_addr=4096, place=0)
+    prob = bind(b.build(), _platform())
+    bw = 2 * 22_857_142_857
+    assert prob.demand[tiles].tolist() == [-(-64 * 10**12 // bw)] * 4
+    assert prob.demand[lone] == 3_200  # alone: 64 B at 2 x 10 GB/s = 3.2 ns
+    assert prob.demand[1] == 32_000  # strided runs of 64 B: 640 B at 2 x 10 GB/s = 32 ns
+
+
+def test_streams_link_to_the_latest_earlier_end():
+    from sim.transfer.bind import stream_bytes
+    # 0:[0,10) 1:[10,30) 2:[30,35) form one stream; 3:[10,12) continues 0 too (a tree);
+    # 4:[100,101) is alone; 5 in another group starts at 10 but links to nothing
+    addr = np.array([0, 10, 30, 10, 100, 10])
+    nbytes = np.array([10, 20, 5, 2, 1, 7])
+    group = np.array([0, 0, 0, 0, 0, 1])
+    assert stream_bytes(addr, nbytes, group).tolist() == [37, 37, 37, 37, 1, 7]
+
+
+def test_compute_instances_split_places_over_sms():
+    p = platform_for_xpu(XPU, table=TABLE, per_sm_compute=True)
+    assert p.resources == ("hbm", "sram", "tensor", "tensor[0]", "tensor[1]", "tensor[2]",
+                           "tensor[3]")
+    b = TaskGraphBuilder()
+    b.compute("tensor", 3 * 10**9, place=5)  # SM 5 % 4 = 1 at 3e12 / 4 FLOP/s: 4 ms
+    b.compute("tensor", 3 * 10**9)  # place -1: the whole unit, 1 ms
+    prob = bind(b.build(), p)
+    assert [prob.resource_names[r] for r in prob.res] == ["tensor[1]", "tensor"]
+    assert prob.demand.tolist() == [4 * 10**9, 10**9]
+    # a lone thread block runs at one SM's rate: 4 ms, not the device's 1 ms
+    from sim.transfer.engine import run_transfer
+    assert run_transfer(prob).end.tolist() == [4 * 10**9, 10**9]

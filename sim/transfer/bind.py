@@ -1,23 +1,39 @@
 """Bind a task graph to a platform's resources: the TransferProblem the engine runs.
 
 Binding rule (all arithmetic on integers; 10**12 ps per second):
-  * TRANSFER of n bytes in runs of ``chunk`` bytes from memory S to memory D (S != D): its
-    access shape is ``chunk`` on both sides. S would need n / bw_S(chunk, read fraction 1)
-    to read it, D n / bw_D(chunk, read fraction 0) to write it; the task is served by the
-    resource of the memory that needs more time, i.e. the one with the lower bandwidth
-    (a tie goes to the source), with
+  * Access shape of each side of a TRANSFER (the source memory at src_addr, the
+    destination at dst_addr). A transfer with chunk < nbytes is runs of ``chunk`` bytes
+    (strided, or scattered like a paged KV read described by its block size alone, see
+    workloads/llm/taskgraph.py): its shape is ``chunk``. A transfer with chunk >= nbytes is
+    one run of nbytes (not of chunk bytes), and it may continue a stream: it continues
+    the latest earlier one-run transfer (in task order) of the same place, on the same
+    memory and side, whose range ends where its own starts. Linked transfers form a
+    stream (a kernel walking a tensor tile after tile); every transfer of a stream has
+    the shape "the stream's total bytes on that side". Why: the calibration (sim/memory/calibration.py) prices runs
+    of chunk bytes at random addresses, each opening its own DRAM rows; consecutive tiles
+    of one stream share rows, so the DRAM sees one run of the stream's length. The table
+    clamps a shape above its largest chunk to that chunk's bandwidth.
+  * TRANSFER of n bytes from memory S to memory D (S != D): S would need n / bw_S(shape on
+    S, read fraction 1) to read it, D n / bw_D(shape on D, read fraction 0) to write it;
+    the task is served by the resource of the memory that needs more time, i.e. the one
+    with the lower bandwidth (a tie goes to the source), with
         demand  = ceil(n * 10**12 / bw)  ps,   latency = that memory's latency_ps.
     The other memory's traffic is not charged to its resource: a transfer occupies one
     resource, its bottleneck.
   * TRANSFER within one memory (S == D) reads and writes it: 2n bytes at read fraction
-    0.5 on its resource, demand = ceil(2n * 10**12 / bw_S(chunk, 0.5)).
-  * COMPUTE of F FLOPs on unit U: U's resource, demand = ceil(F * 10**12 / flops_per_s_U),
-    latency = U's latency_ps.
+    0.5 on its resource, at the smaller of its two shapes,
+    demand = ceil(2n * 10**12 / bw_S(shape, 0.5)).
+  * COMPUTE of F FLOPs on unit U: latency = U's latency_ps. With U.instances = k = 1, U's
+    resource, demand = ceil(F * 10**12 / flops_per_s_U). With k > 1 (platform.py), a task
+    of place p >= 0 goes to instance p % k at flops_per_s_U / k:
+    demand = ceil(F * k * 10**12 / flops_per_s_U); a task of place -1 to U's own resource
+    at the whole flops_per_s_U.
 A memory or unit that tasks use but the platform lacks is a UserError naming it and
 listing what the platform has.
 
-Demands are computed once per distinct (shape, size), so graphs of repeated layers and
-steps bind in numpy time, not one Python step per task.
+Bandwidths are looked up once per distinct (memories, shapes) and streams are linked by
+sorting, so graphs of repeated layers and steps bind in numpy time, not one Python step
+per task.
 """
 
 from __future__ import annotations
@@ -62,16 +78,24 @@ def bind(graph: TaskGraph, platform: Platform) -> TransferProblem:
         used = np.unique(np.concatenate([src, dst]))
         _check_names([graph.memories[i] for i in used], list(platform.memories), "memory",
                      platform)
-        # one binding per distinct (src, dst, chunk), found on a 1-D key (fast for millions)
-        chunks, chunk_of = np.unique(t["chunk"][tr], return_inverse=True)
-        key = (src * len(graph.memories) + dst) * len(chunks) + chunk_of.reshape(-1)
-        keys, shape_of = np.unique(key, return_inverse=True)
-        pair, chunk_idx = np.divmod(keys, len(chunks))
-        shapes = np.stack([pair // len(graph.memories), pair % len(graph.memories),
-                           chunks[chunk_idx]], axis=1)
+        nbytes = t["nbytes"][tr].astype(np.int64)
+        chunk = t["chunk"][tr].astype(np.int64)
+        contiguous = chunk >= nbytes  # one run (see the docstring: chunk is the shape)
+        place = t["place"][tr].astype(np.int64)
+        shape_s = np.where(contiguous, 0, chunk)
+        shape_d = shape_s.copy()
+        shape_s[contiguous] = stream_bytes(t["src_addr"][tr][contiguous], nbytes[contiguous],
+                                           place[contiguous] * 2 * len(graph.memories)
+                                           + src[contiguous])
+        shape_d[contiguous] = stream_bytes(t["dst_addr"][tr][contiguous], nbytes[contiguous],
+                                           (place[contiguous] * 2 + 1) * len(graph.memories)
+                                           + dst[contiguous])
+        # one binding per distinct (src, dst, source shape, destination shape)
+        shape_of, firsts = dense_ids(src, dst, shape_s, shape_d)
         shape_res, shape_bw, shape_lat, shape_mult = [], [], [], []
-        for s, d, chunk in shapes.tolist():
-            r, bw, lat, mult = _transfer_binding(graph.memories[s], graph.memories[d], chunk,
+        for s, d, cs, cd in zip(src[firsts].tolist(), dst[firsts].tolist(),
+                                shape_s[firsts].tolist(), shape_d[firsts].tolist(), strict=True):
+            r, bw, lat, mult = _transfer_binding(graph.memories[s], graph.memories[d], cs, cd,
                                                  platform)
             shape_res.append(res_index[r])
             shape_bw.append(bw)
@@ -80,7 +104,7 @@ def bind(graph: TaskGraph, platform: Platform) -> TransferProblem:
         shape_of = shape_of.reshape(-1)
         res[tr] = np.asarray(shape_res, np.int32)[shape_of]
         latency[tr] = np.asarray(shape_lat, np.int64)[shape_of]
-        demand[tr] = _demands(shape_of, t["nbytes"][tr], shape_bw, shape_mult)
+        demand[tr] = _demands(shape_of, nbytes, shape_bw, shape_mult)
 
     co = np.flatnonzero(t["kind"] == COMPUTE)
     if len(co):
@@ -88,15 +112,27 @@ def bind(graph: TaskGraph, platform: Platform) -> TransferProblem:
         used_units = np.unique(unit)
         _check_names([graph.units[i] for i in used_units], list(platform.units), "unit",
                      platform)
-        unit_res = np.zeros(len(graph.units), np.int32)
-        unit_lat = np.zeros(len(graph.units), np.int64)
-        unit_rate = [0] * len(graph.units)
+        place = t["place"][co].astype(np.int64)
+        # one (resource, rate, latency) row per unit and instance; group = the row of a task
+        # (an instance's rate is flops_per_s / k: its demand is F * k at flops_per_s, exact)
+        rows_res, rows_rate, rows_lat, mult = [], [], [], []
+        group = np.zeros(len(co), np.int64)
         for i in used_units.tolist():
             u = platform.units[graph.units[i]]
-            unit_res[i], unit_lat[i], unit_rate[i] = res_index[u.resource], u.latency_ps, u.flops_per_s
-        res[co] = unit_res[unit]
-        latency[co] = unit_lat[unit]
-        demand[co] = _demands(unit, t["flops"][co], unit_rate, [1] * len(graph.units))
+            mine = unit == i
+            group[mine] = len(rows_res)
+            names = [u.resource] + u.instance_resources()
+            if u.instances > 1:
+                placed = mine & (place >= 0)
+                group[placed] = len(rows_res) + 1 + place[placed] % u.instances
+            for k, name in enumerate(names):
+                rows_res.append(res_index[name])
+                rows_rate.append(u.flops_per_s)
+                rows_lat.append(u.latency_ps)
+                mult.append(1 if k == 0 else u.instances)
+        res[co] = np.asarray(rows_res, np.int32)[group]
+        latency[co] = np.asarray(rows_lat, np.int64)[group]
+        demand[co] = _demands(group, t["flops"][co], rows_rate, mult)
 
     return TransferProblem(res=res, demand=demand, latency=latency,
                            dep_ptr=np.asarray(graph.dep_ptr, np.int64).copy(),
@@ -104,15 +140,62 @@ def bind(graph: TaskGraph, platform: Platform) -> TransferProblem:
                            resource_names=resources)
 
 
-def _transfer_binding(src: str, dst: str, chunk: int,
+def dense_ids(*cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ids 0..k-1 of the distinct rows of int64 columns (in sorted row order), and the
+    index of one row per id (a lexsort: far faster than np.unique(axis=0))."""
+    order = np.lexsort(cols[::-1])
+    diff = np.zeros(len(order), bool)
+    diff[:1] = True
+    for c in cols:
+        sc = c[order]
+        diff[1:] |= sc[1:] != sc[:-1]
+    ids = np.empty(len(order), np.int64)
+    ids[order] = np.cumsum(diff) - 1
+    return ids, order[diff]
+
+
+def stream_bytes(addr: np.ndarray, nbytes: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Per transfer (contiguous ones, in task order), the bytes of the stream it belongs to.
+
+    Transfer i continues the latest j < i of the same ``group`` (place, memory, side) with
+    addr[j] + nbytes[j] == addr[i] (module docstring); a stream is a tree of such links.
+    """
+    m = len(addr)
+    if m == 0:
+        return np.zeros(0, np.int64)
+    addr, nbytes = np.asarray(addr, np.int64), np.asarray(nbytes, np.int64)
+    group = np.asarray(group, np.int64)
+    # dense ids of (group, address) over both the ends (candidates) and starts (queries)
+    ids, _ = dense_ids(np.concatenate([group, group]), np.concatenate([addr + nbytes, addr]))
+    end_id, start_id = ids[:m], ids[m:]
+    order = np.arange(m, dtype=np.int64)
+    cand = np.sort(end_id * (m + 1) + order)
+    # the latest candidate j < i with end_id[j] == start_id[i]
+    pos = np.searchsorted(cand, start_id * (m + 1) + order, side="left") - 1
+    hit = pos >= 0
+    hit[hit] = cand[pos[hit]] // (m + 1) == start_id[hit]
+    pred = np.where(hit, cand[np.maximum(pos, 0)] % (m + 1), order)
+    root = pred
+    while True:  # pointer jumping: predecessors are earlier, so this ends
+        nxt = root[root]
+        if np.array_equal(nxt, root):
+            break
+        root = nxt
+    total = np.zeros(m, np.int64)
+    np.add.at(total, root, nbytes)
+    return total[root]
+
+
+def _transfer_binding(src: str, dst: str, shape_s: int, shape_d: int,
                       platform: Platform) -> tuple[str, int, int, int]:
     """(resource, bytes/s, latency ps, bytes moved per byte transferred) of one shape."""
     if src == dst:
-        m = platform.memories[src]
-        return m.resource, _positive(m.bandwidth.bytes_per_s(chunk, 0.5), src, chunk), m.latency_ps, 2
+        m, shape = platform.memories[src], min(shape_s, shape_d)
+        return m.resource, _positive(m.bandwidth.bytes_per_s(shape, 0.5), src, shape), \
+            m.latency_ps, 2
     ms, md = platform.memories[src], platform.memories[dst]
-    bw_s = _positive(ms.bandwidth.bytes_per_s(chunk, 1.0), src, chunk)
-    bw_d = _positive(md.bandwidth.bytes_per_s(chunk, 0.0), dst, chunk)
+    bw_s = _positive(ms.bandwidth.bytes_per_s(shape_s, 1.0), src, shape_s)
+    bw_d = _positive(md.bandwidth.bytes_per_s(shape_d, 0.0), dst, shape_d)
     if bw_d < bw_s:  # the destination needs more time; a tie stays with the source
         return md.resource, bw_d, md.latency_ps, 1
     return ms.resource, bw_s, ms.latency_ps, 1
