@@ -39,6 +39,8 @@ per task.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit, types
+from numba.typed import Dict
 
 from sim.config.yamlfile import did_you_mean
 from sim.errors import UserError
@@ -47,6 +49,8 @@ from sim.transfer.platform import Platform
 from workloads.llm.taskgraph import COMPUTE, TRANSFER, TaskGraph
 
 PS_PER_S = 10**12
+_KEY2 = types.UniTuple(types.int64, 2)  # hash-map keys of the numba passes below
+_KEY4 = types.UniTuple(types.int64, 4)
 
 
 def ceil_demand_ps(amount: int, per_s: int) -> int:
@@ -63,127 +67,170 @@ def _check_names(used: list[str], have: list[str], what: str, platform: Platform
 
 
 def bind(graph: TaskGraph, platform: Platform) -> TransferProblem:
-    """Resources, demands and latencies of every task (rule in the module docstring)."""
+    """Resources, demands and latencies of every task (rule in the module docstring).
+
+    Three steps: a numba pass finds every transfer's shapes (streams linked through a hash
+    map) and numbers the distinct (src, dst, shapes); Python looks each distinct one up
+    in the platform once; a second numba pass writes every task's resource, latency and
+    exact demand. No per-task Python and no per-task temporaries beyond the outputs.
+    """
     t = graph.tasks
-    n = graph.n
+    n_mem = len(graph.memories)
     resources = platform.resources
     res_index = {r: i for i, r in enumerate(resources)}
-    res = np.zeros(n, np.int32)
-    demand = np.zeros(n, np.int64)
-    latency = np.zeros(n, np.int64)
+    kind = t["kind"]
+    transfer_mask = kind == TRANSFER
+    used_mem = np.union1d(np.unique(t["src"][transfer_mask]), np.unique(t["dst"][transfer_mask]))
+    _check_names([graph.memories[i] for i in used_mem], list(platform.memories), "memory",
+                 platform)
+    used_units = np.unique(t["unit"][kind == COMPUTE])
+    _check_names([graph.units[i] for i in used_units], list(platform.units), "unit", platform)
 
-    tr = np.flatnonzero(t["kind"] == TRANSFER)
-    if len(tr):
-        src, dst = t["src"][tr].astype(np.int64), t["dst"][tr].astype(np.int64)
-        used = np.unique(np.concatenate([src, dst]))
-        _check_names([graph.memories[i] for i in used], list(platform.memories), "memory",
-                     platform)
-        nbytes = t["nbytes"][tr].astype(np.int64)
-        chunk = t["chunk"][tr].astype(np.int64)
-        contiguous = chunk >= nbytes  # one run (see the docstring: chunk is the shape)
-        place = t["place"][tr].astype(np.int64)
-        shape_s = np.where(contiguous, 0, chunk)
-        shape_d = shape_s.copy()
-        shape_s[contiguous] = stream_bytes(t["src_addr"][tr][contiguous], nbytes[contiguous],
-                                           place[contiguous] * 2 * len(graph.memories)
-                                           + src[contiguous])
-        shape_d[contiguous] = stream_bytes(t["dst_addr"][tr][contiguous], nbytes[contiguous],
-                                           (place[contiguous] * 2 + 1) * len(graph.memories)
-                                           + dst[contiguous])
-        # one binding per distinct (src, dst, source shape, destination shape)
-        shape_of, firsts = dense_ids(src, dst, shape_s, shape_d)
-        shape_res, shape_bw, shape_lat, shape_mult = [], [], [], []
-        for s, d, cs, cd in zip(src[firsts].tolist(), dst[firsts].tolist(),
-                                shape_s[firsts].tolist(), shape_d[firsts].tolist(), strict=True):
-            r, bw, lat, mult = _transfer_binding(graph.memories[s], graph.memories[d], cs, cd,
-                                                 platform)
-            shape_res.append(res_index[r])
-            shape_bw.append(bw)
-            shape_lat.append(lat)
-            shape_mult.append(mult)
-        shape_of = shape_of.reshape(-1)
-        res[tr] = np.asarray(shape_res, np.int32)[shape_of]
-        latency[tr] = np.asarray(shape_lat, np.int64)[shape_of]
-        demand[tr] = _demands(shape_of, nbytes, shape_bw, shape_mult)
-
-    co = np.flatnonzero(t["kind"] == COMPUTE)
-    if len(co):
-        unit = t["unit"][co].astype(np.int64)
-        used_units = np.unique(unit)
-        _check_names([graph.units[i] for i in used_units], list(platform.units), "unit",
-                     platform)
-        place = t["place"][co].astype(np.int64)
-        # one (resource, rate, latency) row per unit and instance; group = the row of a task
-        # (an instance's rate is flops_per_s / k: its demand is F * k at flops_per_s, exact)
-        rows_res, rows_rate, rows_lat, mult = [], [], [], []
-        group = np.zeros(len(co), np.int64)
-        for i in used_units.tolist():
-            u = platform.units[graph.units[i]]
-            mine = unit == i
-            group[mine] = len(rows_res)
-            names = [u.resource] + u.instance_resources()
-            if u.instances > 1:
-                placed = mine & (place >= 0)
-                group[placed] = len(rows_res) + 1 + place[placed] % u.instances
-            for k, name in enumerate(names):
-                rows_res.append(res_index[name])
-                rows_rate.append(u.flops_per_s)
-                rows_lat.append(u.latency_ps)
-                mult.append(1 if k == 0 else u.instances)
-        res[co] = np.asarray(rows_res, np.int32)[group]
-        latency[co] = np.asarray(rows_lat, np.int64)[group]
-        demand[co] = _demands(group, t["flops"][co], rows_rate, mult)
-
+    shape_id, shapes = _transfer_shapes(kind, t["src"], t["dst"], t["place"], t["nbytes"],
+                                        t["chunk"], t["src_addr"], t["dst_addr"], n_mem)
+    # one row per distinct transfer shape, then per compute unit and instance; a task's row
+    # gives its resource, rate, latency and multiplier (bytes per byte moved, or instances)
+    rows_res, rows_rate, rows_lat, rows_mult = [], [], [], []
+    for s_, d, cs, cd in shapes.tolist():
+        r, bw, lat, mult = _transfer_binding(graph.memories[s_], graph.memories[d], cs, cd,
+                                             platform)
+        rows_res.append(res_index[r])
+        rows_rate.append(bw)
+        rows_lat.append(lat)
+        rows_mult.append(mult)
+    unit_row = np.zeros(max(1, len(graph.units)), np.int64)
+    unit_instances = np.ones(max(1, len(graph.units)), np.int64)
+    for i in used_units.tolist():
+        u = platform.units[graph.units[i]]
+        unit_row[i], unit_instances[i] = len(rows_res), u.instances
+        # row 0 of a unit: its pooled resource; rows 1..k: its instances at rate / k
+        for k, name in enumerate([u.resource] + u.instance_resources()):
+            rows_res.append(res_index[name])
+            rows_rate.append(u.flops_per_s)
+            rows_lat.append(u.latency_ps)
+            rows_mult.append(1 if k == 0 else u.instances)
+    rates = np.asarray(rows_rate, np.int64)
+    if rates.size and int(rates.max()) >= (2**63 - 1) // 1000:
+        raise ValueError("a rate of 9.2e15 per second or more cannot be divided exactly")
+    res, demand, latency = _bind_tasks(
+        kind, t["unit"], t["place"], t["nbytes"], t["flops"], shape_id, unit_row,
+        unit_instances, np.asarray(rows_res, np.int32), rates,
+        np.asarray(rows_lat, np.int64), np.asarray(rows_mult, np.int64))
     return TransferProblem(res=res, demand=demand, latency=latency,
-                           dep_ptr=np.asarray(graph.dep_ptr, np.int64).copy(),
-                           dep_idx=np.asarray(graph.dep_idx, np.int32).copy(),
+                           # shared with the graph, not copied: the engine only reads them
+                           dep_ptr=np.asarray(graph.dep_ptr, np.int64),
+                           dep_idx=np.asarray(graph.dep_idx, np.int32),
                            resource_names=resources)
 
 
-def dense_ids(*cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Ids 0..k-1 of the distinct rows of int64 columns (in sorted row order), and the
-    index of one row per id (a lexsort: far faster than np.unique(axis=0))."""
-    order = np.lexsort(cols[::-1])
-    diff = np.zeros(len(order), bool)
-    diff[:1] = True
-    for c in cols:
-        sc = c[order]
-        diff[1:] |= sc[1:] != sc[:-1]
-    ids = np.empty(len(order), np.int64)
-    ids[order] = np.cumsum(diff) - 1
-    return ids, order[diff]
+@njit(cache=True)
+def _transfer_shapes(kind, src, dst, place, nbytes, chunk, src_addr, dst_addr,
+                     n_mem):  # pragma: no cover - numba
+    """Per task the id of its (src, dst, source shape, destination shape), -1 for compute
+    tasks, and the distinct rows. Shapes: chunk for runs of chunk < nbytes, else the
+    bytes of the stream the transfer belongs to on that side (_stream_bytes's rule)."""
+    n = len(kind)
+    sides = np.zeros((2, n), np.int64)  # stream totals, source side then destination side
+    for side in range(2):
+        last = Dict.empty(key_type=_KEY2, value_type=types.int64)
+        root = np.empty(n, np.int64)
+        for i in range(n):
+            if kind[i] != TRANSFER or chunk[i] < nbytes[i]:
+                continue
+            mem = src[i] if side == 0 else dst[i]
+            a = src_addr[i] if side == 0 else dst_addr[i]
+            _link(i, (np.int64(place[i]) * 2 + side) * n_mem + mem, np.int64(a),
+                  np.int64(nbytes[i]), last, root, sides[side])
+        for i in range(n):
+            if kind[i] == TRANSFER:
+                sides[side, i] = chunk[i] if chunk[i] < nbytes[i] else sides[side, root[i]]
+    seen = Dict.empty(key_type=_KEY4, value_type=types.int64)
+    ids = np.full(n, -1, np.int64)
+    rows = np.empty((n, 4), np.int64)
+    k = 0
+    for i in range(n):
+        if kind[i] != TRANSFER:
+            continue
+        key = (np.int64(src[i]), np.int64(dst[i]), sides[0, i], sides[1, i])
+        if key in seen:
+            ids[i] = seen[key]
+        else:
+            seen[key] = k
+            rows[k, 0], rows[k, 1], rows[k, 2], rows[k, 3] = key
+            ids[i] = k
+            k += 1
+    return ids, rows[:k].copy()
+
+
+@njit(cache=True)
+def _bind_tasks(kind, unit, place, nbytes, flops, shape_id, unit_row, unit_instances,
+                rows_res, rows_rate, rows_lat, rows_mult):  # pragma: no cover - numba
+    n = len(kind)
+    res = np.empty(n, np.int32)
+    demand = np.empty(n, np.int64)
+    latency = np.empty(n, np.int64)
+    for i in range(n):
+        if kind[i] == TRANSFER:
+            row = shape_id[i]
+            amount = np.int64(nbytes[i])
+        else:
+            row = unit_row[unit[i]]
+            k = unit_instances[unit[i]]
+            if k > 1 and place[i] >= 0:
+                row += 1 + place[i] % k
+            amount = np.int64(flops[i])
+        res[i] = rows_res[row]
+        latency[i] = rows_lat[row]
+        demand[i] = _ceil_ps(amount * rows_mult[row], rows_rate[row])
+    return res, demand, latency
+
+
+@njit(cache=True, inline="always")
+def _ceil_ps(amount, rate):  # pragma: no cover - numba
+    """ceil(amount * 10**12 / rate) exactly in int64: long division in base 1000 (four
+    digits make 10**12; a remainder < rate times 1000 fits for rates below 9.2e15)."""
+    q, r = amount // rate, amount % rate
+    for _ in range(4):
+        r *= 1000
+        q = q * 1000 + r // rate
+        r %= rate
+    return q + (1 if r > 0 else 0)
 
 
 def stream_bytes(addr: np.ndarray, nbytes: np.ndarray, group: np.ndarray) -> np.ndarray:
     """Per transfer (contiguous ones, in task order), the bytes of the stream it belongs to.
 
     Transfer i continues the latest j < i of the same ``group`` (place, memory, side) with
-    addr[j] + nbytes[j] == addr[i] (module docstring); a stream is a tree of such links.
+    addr[j] + nbytes[j] == addr[i] (module docstring); a stream is a tree of such links,
+    named by its first transfer. One pass with a map from (group, end address) to the
+    latest transfer ending there.
     """
+    return _stream_bytes(np.asarray(addr, np.int64), np.asarray(nbytes, np.int64),
+                         np.asarray(group, np.int64))
+
+
+@njit(cache=True, inline="always")
+def _link(i, group, addr, nbytes, last, root, total):  # pragma: no cover - numba
+    """Transfer i (group, addr, nbytes) joins the stream of the latest earlier transfer of
+    its group ending at addr, or starts its own; total[stream's first] gathers the bytes."""
+    key = (group, addr)
+    root[i] = root[last[key]] if key in last else i
+    total[root[i]] += nbytes
+    last[(group, addr + nbytes)] = i
+
+
+@njit(cache=True)
+def _stream_bytes(addr, nbytes, group):  # pragma: no cover - numba
     m = len(addr)
-    if m == 0:
-        return np.zeros(0, np.int64)
-    addr, nbytes = np.asarray(addr, np.int64), np.asarray(nbytes, np.int64)
-    group = np.asarray(group, np.int64)
-    # dense ids of (group, address) over both the ends (candidates) and starts (queries)
-    ids, _ = dense_ids(np.concatenate([group, group]), np.concatenate([addr + nbytes, addr]))
-    end_id, start_id = ids[:m], ids[m:]
-    order = np.arange(m, dtype=np.int64)
-    cand = np.sort(end_id * (m + 1) + order)
-    # the latest candidate j < i with end_id[j] == start_id[i]
-    pos = np.searchsorted(cand, start_id * (m + 1) + order, side="left") - 1
-    hit = pos >= 0
-    hit[hit] = cand[pos[hit]] // (m + 1) == start_id[hit]
-    pred = np.where(hit, cand[np.maximum(pos, 0)] % (m + 1), order)
-    root = pred
-    while True:  # pointer jumping: predecessors are earlier, so this ends
-        nxt = root[root]
-        if np.array_equal(nxt, root):
-            break
-        root = nxt
+    last = Dict.empty(key_type=_KEY2, value_type=types.int64)
+    root = np.empty(m, np.int64)
     total = np.zeros(m, np.int64)
-    np.add.at(total, root, nbytes)
-    return total[root]
+    for i in range(m):
+        _link(i, group[i], addr[i], nbytes[i], last, root, total)
+    out = np.empty(m, np.int64)
+    for i in range(m):
+        out[i] = total[root[i]]
+    return out
 
 
 def _transfer_binding(src: str, dst: str, shape_s: int, shape_d: int,
@@ -205,23 +252,3 @@ def _positive(bw: int, memory: str, chunk: int) -> int:
     if bw <= 0:
         raise UserError(f"memory '{memory}' has no bandwidth ({bw} B/s) for {chunk} B chunks")
     return int(bw)
-
-
-def _demands(group: np.ndarray, amount: np.ndarray, rate: list[int],
-             mult: list[int]) -> np.ndarray:
-    """ceil(mult * amount * 10**12 / rate) per task, exact in int64.
-
-    10**12 * bytes overflows int64 beyond 9 MB, so the quotient is formed by long division
-    in base 1000 (four digits make 10**12): each step multiplies a remainder < rate by
-    1000, which stays in int64 for rates below 9.2e15 per second (checked).
-    """
-    rates = np.asarray(rate, np.int64)
-    if rates.size and int(rates.max()) >= (2**63 - 1) // 1000:
-        raise ValueError("a rate of 9.2e15 per second or more cannot be divided exactly")
-    a = amount.astype(np.int64) * np.asarray(mult, np.int64)[group]
-    r_of = rates[group]
-    q, r = np.divmod(a, r_of)
-    for _ in range(4):  # 1000**4 = 10**12
-        d, r = np.divmod(r * 1000, r_of)
-        q = q * 1000 + d
-    return q + (r > 0)
