@@ -433,8 +433,14 @@ def run(point: LlmPoint, engine: str = "fast") -> dict[str, Any]:
     from sim.transfer.engine import run_transfer
     from sim.transfer.platform import platform_for_xpu
 
-    graph, facts = build_graph(point)
-    platform = platform_for_xpu(device_for(point))
+    if point.workload.get("granularity") == "tile":
+        # the places the request level would run (so streams link per SM thread as there)
+        # and one tensor resource per SM (sim/transfer/platform.py), as the machine has
+        graph, facts = build_graph(point, places=request_places(point))
+        platform = platform_for_xpu(device_for(point), per_sm_compute=True)
+    else:
+        graph, facts = build_graph(point)
+        platform = platform_for_xpu(device_for(point))
     result = run_transfer(bind(graph, platform), engine=engine)
     s = summarize(graph, result, platform, steps=facts["steps"], tokens=facts["tokens"])
     return _result(point, graph, int(result.end_time), s, facts)
@@ -450,13 +456,20 @@ def device_for(point: LlmPoint) -> XpuSpec:
     return dataclasses.replace(point.xpu, flops_per_s=point.xpu.flops_for(width))
 
 
+def request_places(point: LlmPoint) -> int:
+    """Thread blocks the xPU runs at once at the request level: SMs x threads per SM."""
+    from sim.llm_machine.device import machine_for_xpu
+
+    spec = machine_for_xpu(device_for(point)).spec
+    return spec.cores * spec.threads_per_core
+
+
 def _run_request_level(point: LlmPoint, engine: str) -> dict[str, Any]:
     from sim.llm_machine.device import machine_for_xpu
     from sim.llm_machine.run import run_graph_on_machine
 
     device = machine_for_xpu(device_for(point))
-    places = device.spec.cores * device.spec.threads_per_core
-    graph, facts = build_graph(point, places=places)
+    graph, facts = build_graph(point, places=request_places(point))
     r = run_graph_on_machine(graph, device, engine=engine)
     s = {"time_ps": r["time_ps"], "request_level": {k: v for k, v in r.items()
                                                     if isinstance(v, int | float)}}
