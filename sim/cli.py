@@ -208,7 +208,7 @@ def presets() -> None:
                    f"{m.dram_peak_bytes_per_s() / 1e9:.1f}",
                    f"{channel_capacity(m) * m.controllers / 2**30:g}"),
         ("name", "dies x cores", "threads/core", "memory", "DRAM peak (GB/s)", "DRAM (GiB)")))
-    from sim.llm_presets import presets_tables
+    from sim.llm.presets import presets_tables
 
     click.echo("")
     click.echo(presets_tables())
@@ -313,7 +313,7 @@ from sim.calibrate_cli import register as _register_calibrate_command  # noqa: E
 _register_calibrate_command(main)
 
 # membound bench llm
-from sim.llm_cli import register as _register_llm_commands  # noqa: E402
+from sim.llm.cli import register as _register_llm_commands  # noqa: E402
 
 _register_llm_commands(main)
 

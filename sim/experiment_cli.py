@@ -65,7 +65,7 @@ def run_cmd(ctx: click.Context, experiment: str, out_dir: str | None, jobs: int 
     details = [r for r in rs.ok_rows if (r.result or {}).get("summary")]
     if 0 < len(details) <= MAX_DETAILS_SHOWN:
         # few points: the full per-tier bandwidth and stall breakdown of each
-        from sim.llm_text import format_llm_summary
+        from sim.llm.text import format_llm_summary
         from sim.machine.summary import format_summary
 
         for r in details:

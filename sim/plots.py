@@ -467,7 +467,7 @@ def stalls_plot(rs: ResultSet, x: str | None = None, where: dict[str, Any] | Non
                 title: str | None = None, key: str = "stalls") -> Figure:
     """Stacked fractions per point (one bar per point, one colour per category): the
     machine's stall breakdown (``stalls``) or a task graph's time breakdown (``breakdown``:
-    each label's time alone, the overlap of several, idle; sim/llm_summary.py)."""
+    each label's time alone, the overlap of several, idle; sim/llm/summary.py)."""
     _check_swept(rs, x, "x")
     ylabel, legend, default_title = BREAKDOWNS[key]
     rows = [r for r in select(rs, where) if (r.result or {}).get(key)]

@@ -16,7 +16,7 @@ from sim.config import yamlfile as y
 from sim.config.errors import ConfigError
 from sim.config.units import parse_bytes
 from sim.config.yamlfile import Node
-from sim.llm_point import LLM_KINDS, LlmPoint
+from sim.llm.point import LLM_KINDS, LlmPoint
 from sim.machine.model import MachineSpec
 from workloads.ops import OpSource
 
@@ -172,7 +172,7 @@ def resolve_point(hardware: str, overrides: Mapping[str, Node] | None, workload:
     """Validate a point; ConfigError (file:line: key: message) on any mistake.
 
     Machine workloads (synthetic, spgemm) run on a machine preset; LLM workloads
-    (sim/llm_point.py) on an xPU preset (hw_configs/xpu).
+    (sim/llm/point.py) on an xPU preset (hw_configs/xpu).
     """
     from sim.config.machine import load_machine_config
 
@@ -186,7 +186,7 @@ def resolve_point(hardware: str, overrides: Mapping[str, Node] | None, workload:
         seed = y.as_int(workload.value["seed"], minimum=0)
     if kind in LLM_KINDS:
         from sim.config.xpu import load_xpu
-        from sim.llm_point import resolve
+        from sim.llm.point import resolve
 
         return resolve(load_xpu(hardware, overrides or {}), hardware, kind, workload, seed)
     spec = load_machine_config(hardware, overrides or {})
@@ -200,7 +200,7 @@ def run_resolved(point: ResolvedPoint | LlmPoint, engine: str = "fast") -> dict[
     from sim.machine.summary import summarize
 
     if isinstance(point, LlmPoint):
-        from sim.llm_point import run
+        from sim.llm.point import run
 
         return run(point, engine)
 

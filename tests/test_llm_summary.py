@@ -1,4 +1,4 @@
-"""sim/llm_summary.py on hand-built graphs whose schedule is worked out by hand."""
+"""sim/llm/summary.py on hand-built graphs whose schedule is worked out by hand."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from sim.llm_summary import label_shares, summarize
+from sim.llm.summary import label_shares, summarize
 from sim.transfer.bind import bind
 from sim.transfer.engine import run_transfer
 from sim.transfer.model import TransferResult

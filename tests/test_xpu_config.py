@@ -13,7 +13,7 @@ from sim.config.memory import list_memory_presets, load_memory_config
 from sim.config.units import UnitError, parse_flop_rate
 from sim.config.xpu import XPU_DIR, list_xpus, load_xpu
 from sim.errors import UserError
-from sim.llm_presets import presets_tables
+from sim.llm.presets import presets_tables
 from tests.config_helpers import line_of, one_line_error, write_variant
 from workloads.traces import make_trace, write_trace
 

@@ -10,7 +10,7 @@ TOP_LABELS = 12  # labels listed in the share table (the rest are summed in one 
 
 
 def format_llm_summary(s: dict[str, Any]) -> str:
-    """A transfer-level summary (sim/llm_summary.py) or a request-level one, as text."""
+    """A transfer-level summary (sim/llm/summary.py) or a request-level one, as text."""
     if "request_level" in s:
         r = s["request_level"]
         return (f"request level: {r.get('time_ps', 0) / 1e6:,.3f} us, "

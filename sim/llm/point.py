@@ -428,7 +428,7 @@ def run(point: LlmPoint, engine: str = "fast") -> dict[str, Any]:
     level = point.workload.get("level", "transfer")
     if level == "request":
         return _run_request_level(point, engine)
-    from sim.llm_summary import summarize
+    from sim.llm.summary import summarize
     from sim.transfer.bind import bind
     from sim.transfer.engine import run_transfer
     from sim.transfer.platform import platform_for_xpu

@@ -19,8 +19,8 @@ import click
               show_default=True, help="Tasks run on the SimPy reference (0 skips it).")
 def bench_llm_cmd(json_out: str | None, steps: int, batch: int, reference_tasks: int) -> None:
     """Tasks per wall second: numba kernel vs SimPy reference (llama-3-70b decode, h100)."""
-    from sim.bench_llm import bench_llm, format_bench_llm
     from sim.cli import write_json
+    from sim.llm.bench import bench_llm, format_bench_llm
 
     result = bench_llm(steps, batch, reference_tasks)
     click.echo(format_bench_llm(result))

@@ -38,7 +38,7 @@ def bench_llm(steps: int = DEFAULT_STEPS, batch: int = DEFAULT_BATCH,
     import dataclasses
 
     from sim.config.xpu import load_xpu
-    from sim.llm_summary import summarize
+    from sim.llm.summary import summarize
     from sim.transfer.bind import bind
     from sim.transfer.engine import run_transfer, warm_up
     from sim.transfer.platform import platform_for_xpu
