@@ -21,6 +21,7 @@ bench: $(STAMP)
 	$(BIN)/membound bench memory
 	$(BIN)/membound bench machine
 	$(BIN)/membound bench spgemm
+	$(BIN)/membound bench llm
 
 lint: $(STAMP)
 	$(BIN)/ruff check sim workloads tests benchmarks
