@@ -457,11 +457,17 @@ def device_for(point: LlmPoint) -> XpuSpec:
 
 
 def request_places(point: LlmPoint) -> int:
-    """Thread blocks the xPU runs at once at the request level: SMs x threads per SM."""
+    """Thread blocks the xPU runs at once: SMs x blocks per SM. A prefill attention block
+    tiles ``sram`` bytes of its SM's SRAM, so only as many as fit run side by side (the
+    FlashAttention paper's 192 KB tiles: one per SM); decode tiles are small, so every
+    thread of the request level's SM (its preset) holds one."""
     from sim.llm_machine.device import machine_for_xpu
 
     spec = machine_for_xpu(device_for(point)).spec
-    return spec.cores * spec.threads_per_core
+    per_sm = spec.threads_per_core
+    if point.kind == "attention":
+        per_sm = min(per_sm, max(1, point.xpu.sram_bytes_per_sm // point.workload["sram"]))
+    return spec.cores * per_sm
 
 
 def _run_request_level(point: LlmPoint, engine: str) -> dict[str, Any]:
