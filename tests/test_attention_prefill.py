@@ -253,3 +253,141 @@ def test_transfers_are_well_formed():
         tr = t["kind"] == TRANSFER
         assert np.all(t["chunk"][tr] <= t["nbytes"][tr])
         assert g.memories == ("hbm", "sram") and g.units == ("tensor",)
+
+
+# ---------------------------------------------------------------- standard attention in row blocks
+# Per pair at the Fig. 2 shape (n = m = 1024, d = 64, e = 2) and 192 KiB = 196608 B, by hand:
+# K or V (or the dV / dK accumulator) kept on chip is 1024 * 64 * 2 = 131072 B; a row of
+# Q, O or dO is 128 B, a row of S, P, Pd, dPd, dP or dS 2048 B, of the mask Z 1024 B.
+#   qk, pv, dv, dp, dq, dk: (196608 - 131072) // (128 + 2048) = 30 rows -> ceil(1024/30) = 35
+#   softmax: 196608 // (2 * 2048) = 48 rows -> 22 blocks
+#   dropout (P -> Pd, Z) and its backward (dPd, Z -> dP): 196608 // 5120 = 38 -> 27 blocks
+#   softmax backward (dP, P -> dS): 196608 // 6144 = 32 rows -> 32 blocks
+FIG2_BLOCKS = {"qk": 35, "softmax": 22, "dropout": 27, "pv": 35, "dv": 35, "dp": 35,
+               "dropout_bwd": 27, "softmax_bwd": 32, "dq": 35, "dk": 35}
+ON_CHIP_OUTPUT = ("dv", "dk")  # accumulated in SRAM, stored after the last block
+
+
+def _computes_per_kernel(g, pairs):
+    t = g.tasks
+    comp = t["kind"] == COMPUTE
+    return {name: int((comp & (t["label"] == g.labels.index(f"attn.{name}"))).sum()) // pairs
+            for name in FIG2_BLOCKS}
+
+
+def test_fig2_row_blocks_are_the_hand_counts():
+    shape = AttentionShape(batch=1, heads=2, seq_q=1024, seq_kv=1024, head_dim=64)
+    g = standard_attention(shape, backward=True, sram_bytes=FIG2_SRAM, places=2)
+    assert _computes_per_kernel(g, 2) == FIG2_BLOCKS
+    assert g.tasks["nbytes"].max() <= FIG2_SRAM
+
+
+def _dependents(g):
+    owners = np.repeat(np.arange(g.n), np.diff(g.dep_ptr))
+    out = [[] for _ in range(g.n)]
+    for o, d in zip(owners.tolist(), g.dep_idx.tolist(), strict=True):
+        out[d].append(o)
+    return out
+
+
+@pytest.mark.parametrize("n,m,d,sram,causal", [
+    (100, 100, 32, 8 * 1024, True), (128, 300, 16, 12_345, False), (64, 64, 64, 9 * 1024, False)])
+def test_row_blocks_fit_the_sram(n, m, d, sram, causal):
+    """A block's loads + stores (+ an accumulated dV / dK) fit; one row more would not."""
+    shape = AttentionShape(batch=1, heads=1, seq_q=n, seq_kv=m, head_dim=d, causal=causal)
+    g = standard_attention(shape, backward=True, sram_bytes=sram)
+    t, after = g.tasks, _dependents(g)
+    e = shape.bytes_per_element
+    md = m * d * e
+    # bytes per row of each kernel's n-row tensors, and the m x d matrix it keeps on chip
+    per_row = {"qk": d * e + m * e, "pv": m * e + d * e, "dv": m * e + d * e,
+               "dp": d * e + m * e, "dq": m * e + d * e, "dk": m * e + d * e,
+               "mask": 2 * m * e, "mask_bwd": 2 * m * e, "softmax": 2 * m * e,
+               "dropout": 2 * m * e + m, "dropout_bwd": 2 * m * e + m,
+               "softmax_bwd": 3 * m * e}
+    rows: dict[str, list[int]] = {}
+    work = (t["kind"] == COMPUTE) & (t["label"] != g.labels.index("attn.sync"))
+    for c in np.flatnonzero(work):
+        name = g.labels[t["label"][c]].removeprefix("attn.")
+        moved = [x for x in g.deps_of(c) if t["kind"][x] == TRANSFER]
+        if name not in ON_CHIP_OUTPUT:  # the last dV / dK block's dependent is the whole store
+            moved += [x for x in after[c] if t["kind"][x] == TRANSFER]
+        held = sum(int(t["nbytes"][x]) for x in moved)
+        resident = 0 if name in ROWWISE else md
+        if name in ON_CHIP_OUTPUT:
+            held += md
+        assert held <= sram, name
+        assert (held - resident) % per_row[name] == 0, name
+        rows.setdefault(name, []).append((held - resident) // per_row[name])
+    assert set(rows) == (set(per_row) if causal else set(per_row) - {"mask", "mask_bwd"})
+    for name, r in rows.items():
+        resident = 0 if name in ROWWISE else md
+        assert sum(r) == n and all(x == r[0] for x in r[:-1]) and r[-1] <= r[0]
+        assert r[0] == n or resident + (r[0] + 1) * per_row[name] > sram, name  # maximal
+
+
+ROWWISE = ("mask", "mask_bwd", "softmax", "dropout", "dropout_bwd", "softmax_bwd")  # no K, V
+
+
+@pytest.mark.parametrize("n,m,d,causal,dropout,sram", [
+    (64, 64, 16, False, True, 3000), (100, 100, 32, True, True, 10_000),
+    (128, 300, 64, False, False, 50_000), (257, 257, 64, True, False, 40_000),
+    (1024, 1024, 64, False, True, FIG2_SRAM)])
+def test_row_blocked_bytes_and_flops_equal_closed_form(n, m, d, causal, dropout, sram):
+    shape = AttentionShape(batch=2, heads=3, seq_q=n, seq_kv=m, head_dim=d, causal=causal)
+    for backward in (False, True):
+        g = standard_attention(shape, backward=backward, dropout=dropout, sram_bytes=sram,
+                               places=4)
+        want = standard_cost(shape, backward=backward, dropout=dropout)
+        assert (g.bytes_read("hbm"), g.bytes_written("hbm")) == (want.read, want.write)
+        assert g.bytes_between("hbm", "sram") == want.read
+        assert g.total_flops() == want.flops
+        kern = standard_attention(shape, backward=backward, dropout=dropout, sram_bytes=sram,
+                                  granularity="kernel", places=4)
+        for src, dst in (("hbm", "sram"), ("sram", "hbm")):
+            assert kern.bytes_between(src, dst) == g.bytes_between(src, dst)
+        assert kern.total_flops() == g.total_flops()
+
+
+def test_row_blocks_cover_each_tensor_once_in_order():
+    """Pair 0's stores of S and loads of Q tile their tensors: contiguous, no overlap."""
+    shape = AttentionShape(batch=1, heads=2, seq_q=100, seq_kv=100, head_dim=32)
+    g = standard_attention(shape, sram_bytes=100 * 32 * 2 + 7 * (32 * 2 + 100 * 2))
+    t = g.tasks
+    for lab, addr, size in (("attn.qk.store", "dst_addr", 100 * 100 * 2),
+                            ("attn.softmax.load", "src_addr", 100 * 100 * 2)):
+        sel = np.flatnonzero(t["label"] == g.labels.index(lab))
+        sel = sel[: len(sel) // 2]  # pair 0 (pairs are laid out one after another)
+        a, nb = t[addr][sel], t["nbytes"][sel]
+        assert np.all(a[1:] == a[:-1] + nb[:-1]) and nb.sum() == size
+    qk_stores = np.flatnonzero(t["label"] == g.labels.index("attn.qk.store"))
+    assert len(qk_stores) == 2 * 15  # 7 rows per block: ceil(100 / 7) blocks per pair
+
+
+def test_standard_row_block_that_cannot_fit_says_needed_and_available():
+    shape = AttentionShape(batch=1, heads=1, seq_q=1024, seq_kv=1024, head_dim=64)
+    need = 131072 + 128 + 2048  # K kept on chip + one row of Q and of S
+    with pytest.raises(UserError, match=rf"qk: .* = {need} B of SRAM, available {need - 1} B"):
+        standard_attention(shape, sram_bytes=need - 1)
+    standard_attention(shape, sram_bytes=need)  # exactly enough: one row per block
+    # kernel granularity carries totals, so the blocks (and this limit) do not apply
+    standard_attention(shape, sram_bytes=need - 1, granularity="kernel")
+    for bad in (0, -5, 1.5, True):
+        with pytest.raises(UserError, match="sram_bytes"):
+            standard_attention(shape, sram_bytes=bad)
+
+
+def test_one_row_block_per_pair_is_the_untiled_graph():
+    """With SRAM for a whole pair, the row-blocked generator moves the same HBM ranges."""
+    shape = AttentionShape(batch=2, heads=3, seq_q=100, seq_kv=100, head_dim=32, causal=True)
+
+    def hbm_side(g):
+        t = g.tasks
+        hbm = g.memories.index("hbm")
+        addr = np.where(t["src"] == hbm, t["src_addr"], t["dst_addr"])
+        return sorted(zip(t["kind"].tolist(), t["label"].tolist(), t["place"].tolist(),
+                          t["nbytes"].tolist(), addr.tolist(), t["flops"].tolist(), strict=True))
+
+    untiled = standard_attention(shape, backward=True, places=4)
+    whole = standard_attention(shape, backward=True, places=4, sram_bytes=1 << 30)
+    assert hbm_side(whole) == hbm_side(untiled)

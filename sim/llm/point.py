@@ -373,8 +373,11 @@ def build_graph(point: LlmPoint, places: int = 1):
                                 dropout=p["dropout"], granularity=p["granularity"],
                                 places=places)
         else:
+            # row blocks sized to the SRAM the SM really has (the eager kernels' tiles are
+            # the implementation's choice; FlashAttention's M is the paper's figure)
             g = standard_attention(shape, backward=p["backward"], dropout=p["dropout"],
-                                   granularity=p["granularity"], places=places)
+                                   granularity=p["granularity"], places=places,
+                                   sram_bytes=min(p["sram"], point.xpu.sram_bytes_per_sm))
         return g, {"steps": 1, "tokens": p["batch"] * p["seq"]}
     model = model_of(p)
     if point.kind == "decode_attention":
