@@ -25,7 +25,14 @@ import numpy as np
 
 from sim.errors import UserError
 from workloads.llm.attention_costs import MEMORIES, TENSOR_UNIT
-from workloads.llm.taskgraph import COMPUTE, TASK_DTYPE, TRANSFER, TaskGraph
+from workloads.llm.taskgraph import (
+    COMPUTE,
+    TASK_DTYPE,
+    TRANSFER,
+    TaskGraph,
+    csr_sinks,
+    csr_sources,
+)
 
 GRANULARITIES = ("tile", "kernel")
 MAX_KERNEL_CHAINS = 8  # chains per kernel at kernel granularity: enough to overlap phases
@@ -49,12 +56,10 @@ class HeadTemplate:
         return len(self.tasks)
 
     def sinks(self) -> np.ndarray:
-        used = np.zeros(self.n, bool)
-        used[self.dep_idx] = True
-        return np.flatnonzero(~used)
+        return csr_sinks(self.n, self.dep_idx)
 
     def sources(self) -> np.ndarray:
-        return np.flatnonzero(np.diff(self.dep_ptr) == 0)
+        return csr_sources(self.dep_ptr)
 
     def totals(self) -> tuple[int, int, int]:
         """(bytes HBM -> SRAM, bytes SRAM -> HBM, FLOPs) of one pair."""

@@ -56,6 +56,18 @@ TASK_DTYPE = np.dtype([
 ])
 
 
+def csr_sinks(n: int, dep_idx: np.ndarray) -> np.ndarray:
+    """Of n tasks with CSR dependencies, those nobody depends on (ascending ids)."""
+    used = np.zeros(n, bool)
+    used[dep_idx] = True
+    return np.flatnonzero(~used)
+
+
+def csr_sources(dep_ptr: np.ndarray) -> np.ndarray:
+    """Tasks without dependencies (ascending ids)."""
+    return np.flatnonzero(np.diff(dep_ptr) == 0)
+
+
 @dataclass
 class TaskGraph:
     """Tasks in topological order with CSR dependencies (see the module docstring)."""
@@ -76,13 +88,11 @@ class TaskGraph:
 
     def sinks(self) -> np.ndarray:
         """Tasks nobody depends on (ascending ids)."""
-        used = np.zeros(self.n, bool)
-        used[self.dep_idx] = True
-        return np.flatnonzero(~used)
+        return csr_sinks(self.n, self.dep_idx)
 
     def sources(self) -> np.ndarray:
         """Tasks without dependencies (ascending ids)."""
-        return np.flatnonzero(np.diff(self.dep_ptr) == 0)
+        return csr_sources(self.dep_ptr)
 
     def total_flops(self) -> int:
         return int(self.tasks["flops"][self.tasks["kind"] == COMPUTE].sum())
