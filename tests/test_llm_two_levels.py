@@ -27,7 +27,12 @@ keeps identical places in exact lockstep (all load, then all compute: no overlap
 memory and compute), while the machine's in-order DMA engine lets one block compute while
 the other loads. Starting the second block of each SM 0.5 us later takes the transfer
 level from 203 us to 135 us (the machine: 157 us): the result depends on the blocks'
-phase, which the transfer level's symmetric start pins to its worst case.
+phase, which the transfer level's symmetric start pins to its worst case. Serving each
+SM's tensor resource first-come first-served instead (one COMPUTE at a time, as the
+machine's pipeline holds one) was tried and brackets the machine from the other side:
+125 us here (22% too fast, perfect overlap of one block's compute with the other's
+loads) and 27% too fast on the full-size FlashAttention of Fig. 2, where processor
+sharing is within 8%; so the engine keeps processor sharing.
 """
 
 from __future__ import annotations
