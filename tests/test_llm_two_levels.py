@@ -26,7 +26,7 @@ flash-N512-d128-M96K runs two thread blocks per SM with identical work. Processo
 keeps identical places in exact lockstep (all load, then all compute: no overlap of
 memory and compute), while the machine's in-order DMA engine lets one block compute while
 the other loads. Starting the second block of each SM 0.5 us later takes the transfer
-level from 203 us to 135 us (the machine: 157 us): the result depends on the blocks'
+level from 203 us to 135 us (the machine: 152 us): the result depends on the blocks'
 phase, which the transfer level's symmetric start pins to its worst case. Serving each
 SM's tensor resource first-come first-served instead (one COMPUTE at a time, as the
 machine's pipeline holds one) was tried and brackets the machine from the other side:
