@@ -239,12 +239,18 @@ def _membound_version() -> str:
 
 
 def _git_commit() -> str:
-    """HEAD of the source tree (+ '-dirty' with uncommitted changes), or 'unknown'."""
+    """HEAD of the source tree (+ '-dirty' with uncommitted changes), or 'unknown'.
+
+    The tables themselves are left out of the check: regenerating several rewrites them
+    one after another, and that alone must not mark the later ones dirty."""
     root = PRESET_DIR.parents[1]
+    tables = (PRESET_DIR / CALIBRATION_DIR_NAME).relative_to(root)
+    exclude = [f":(exclude){tables}"]
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                               text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no",
+                                "--", ".", *exclude],
                                cwd=root, capture_output=True, text=True, timeout=10,
                                check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
