@@ -133,3 +133,19 @@ def test_flashattention_io_within_published_tolerances(tmp_path: Path) -> None:
         assert c.within, (c.entry.where, c.entry.metric, c.entry.value, c.ours)
     report = (tmp_path / "report.md").read_text()
     assert "Published results beside ours" in report and "41.7" in report
+
+
+def test_a_model_file_beside_the_experiment_runs(tmp_path: Path) -> None:
+    """A model given by a relative path is found beside the experiment, at plan and run."""
+    (tmp_path / "half.yaml").write_text(textwrap.dedent("""\
+        extends: llama-3-8b
+        name: llama-3-8b-half-depth
+        source: "test: llama-3-8b with 16 layers"
+        layers: 16
+        """))
+    path = write(tmp_path, textwrap.dedent(DECODE).replace("llama-3-8b", "half.yaml"))
+    run_experiment(path, tmp_path / "out", jobs=1, progress=False, report=False)
+    rows = open_results(tmp_path / "out").ok_rows
+    assert len(rows) == 1
+    # half the layers of llama-3-8b: half its KV bytes per token (128 KiB -> 64 KiB)
+    assert rows[0].metrics()["kv_token_gb"] == pytest.approx(4 * 1024 * 65536 / 1e9)

@@ -33,6 +33,9 @@ from sim.config.units import UnitError, parse_bytes
 from sim.config.yamlfile import Node
 from sim.errors import UserError
 from sim.xpu import XpuSpec
+from workloads.llm.attention_shape import AttentionShape
+from workloads.llm.model_spec import ModelSpec
+from workloads.llm.taskgraph import TaskGraph
 
 LLM_KINDS = ("attention", "decode_attention", "llm")
 LEVELS = ("transfer", "request")
@@ -152,11 +155,20 @@ def _user(node: Node, fn: Any, *args: Any, **kw: Any) -> Any:
         raise node.error(str(e)) from None
 
 
-def _model(node: Node):
+def model_ref(node: Node) -> str:
+    """The workload's `model` as a name, or a file path made relative to the experiment."""
+    m = y.require(node, "model")
+    ref = y.as_str(m).strip()
+    if y.is_file_ref(ref) and not Path(ref).is_absolute() and not m.path.startswith("<"):
+        ref = str(Path(m.path).parent / ref)
+    return ref
+
+
+def _model(node: Node) -> ModelSpec:
     from workloads.llm.models import load_model
 
     m = y.require(node, "model")
-    model = _user(m, load_model, y.as_str(m))
+    model = _user(m, load_model, model_ref(node))
     prec = _get(node, "precision")
     if prec is not None:
         model = dataclasses.replace(model, bytes_per_element=PRECISIONS[
@@ -164,7 +176,7 @@ def _model(node: Node):
     return model
 
 
-def model_of(p: Mapping[str, Any]):
+def model_of(p: Mapping[str, Any]) -> ModelSpec:
     """The model a resolved workload runs: its precision and KV-head override applied."""
     from workloads.llm.models import load_model
 
@@ -185,7 +197,6 @@ def _level(node: Node, kind: str) -> str:
 
 
 def _attention_params(node: Node, xpu: XpuSpec) -> dict[str, Any]:
-    from workloads.llm.attention_shape import AttentionShape
     from workloads.llm.flash_tiling import flash_tiling
     from workloads.llm.head_graph import check_prefill_shape
 
@@ -205,12 +216,10 @@ def _attention_params(node: Node, xpu: XpuSpec) -> dict[str, Any]:
     _user(node, check_prefill_shape, shape)
     if p["algorithm"] == "flash":
         _user(_get(node, "sram") or node, flash_tiling, shape, p["sram"])
-    assert isinstance(shape, AttentionShape)
     return p
 
 
-def attention_shape(p: Mapping[str, Any]):
-    from workloads.llm.attention_shape import AttentionShape
+def attention_shape(p: Mapping[str, Any]) -> AttentionShape:
 
     return AttentionShape(batch=p["batch"], heads=p["heads"], seq_q=p["seq"],
                           seq_kv=p["seq_kv"], head_dim=p["head_dim"],
@@ -278,11 +287,12 @@ def _check_fits(node: Node, model: Any, xpu: XpuSpec, layout: Any, contexts: np.
             "hbm_free_bytes": free}
 
 
-def _decode_common(node: Node, model: Any, seed: int, base_dir: str) -> dict[str, Any]:
+def _decode_common(node: Node, model: ModelSpec) -> dict[str, Any]:
+    """The keys decode_attention and llm decode share, as plain values."""
     batch = _int(node, "batch")
     prec = _get(node, "precision")
     p: dict[str, Any] = {
-        "model": model.name, "batch": batch,
+        "model": model_ref(node), "batch": batch,
         "precision": None if prec is None else prec.value,
         "context": _plain(y.require(node, "context")),
         "layout": layout_params(_plain(_get(node, "layout"))),
@@ -295,7 +305,7 @@ def _decode_common(node: Node, model: Any, seed: int, base_dir: str) -> dict[str
 def _decode_attention_params(node: Node, xpu: XpuSpec, seed: int,
                              base_dir: str) -> dict[str, Any]:
     model = _model(node)
-    p = _decode_common(node, model, seed, base_dir)
+    p = _decode_common(node, model)
     kv = _get(node, "kv_heads")
     p["kv_heads"] = model.kv_heads if kv is None else y.as_int(kv)
     if model.heads % p["kv_heads"]:
@@ -317,7 +327,7 @@ def _llm_params(node: Node, xpu: XpuSpec, seed: int, base_dir: str) -> dict[str,
     phase = _enum(node, "phase", PHASES, "decode")
     if phase == "prefill":
         prec = _get(node, "precision")
-        p = {"model": model.name, "phase": phase, "batch": _int(node, "batch"),
+        p = {"model": model_ref(node), "phase": phase, "batch": _int(node, "batch"),
              "prompt": _int(node, "prompt"), "precision": None if prec is None else prec.value}
         if p["prompt"] > model.max_context:
             raise node.value["prompt"].error(f"a prompt of {p['prompt']} tokens is beyond "
@@ -327,7 +337,7 @@ def _llm_params(node: Node, xpu: XpuSpec, seed: int, base_dir: str) -> dict[str,
         _check_fits(node, model, xpu, _layout(node, model), contexts, {})
         p["layout"] = layout_params(_plain(_get(node, "layout")))
     else:
-        p = {"phase": phase, **_decode_common(node, model, seed, base_dir),
+        p = {"phase": phase, **_decode_common(node, model),
              "steps": _int(node, "steps", 1)}
         contexts = _contexts(node, model, p["batch"], seed, base_dir)
         last = contexts + (p["steps"] - 1)
@@ -360,7 +370,7 @@ def resolve(xpu: XpuSpec, hardware: str, kind: str, node: Node, seed: int) -> Ll
 # --------------------------------------------------------------------------- graphs
 
 
-def build_graph(point: LlmPoint, places: int = 1):
+def build_graph(point: LlmPoint, places: int = 1) -> tuple[TaskGraph, dict[str, Any]]:
     """The point's task graph and the facts its summary needs (steps, tokens, extras)."""
     p = point.workload
     if point.kind == "attention":
@@ -401,7 +411,6 @@ def build_graph(point: LlmPoint, places: int = 1):
 
 
 def _decode_attention_graph(point: LlmPoint, model: Any, places: int):
-    from workloads.llm.attention_shape import AttentionShape
     from workloads.llm.context_lengths import context_lengths
     from workloads.llm.decode_attention import decode_attention, decode_attention_metrics
     from workloads.llm.kv_layout import make_layout
