@@ -268,23 +268,29 @@ def weight_bytes(model: Any) -> int:
     return model.parameters() * model.bytes_per_element
 
 
-def _check_fits(node: Node, model: Any, xpu: XpuSpec, layout: Any, contexts: np.ndarray,
-                p: Mapping[str, Any]) -> dict[str, Any]:
+def kv_fit(model: ModelSpec, xpu: XpuSpec, layout: Any, contexts: np.ndarray,
+           p: Mapping[str, Any]) -> dict[str, Any]:
+    """KV utilisation, allocated and token bytes, and the largest batch of such requests
+    beside the weights; UserError when the weights or this batch's KV do not fit."""
     from workloads.llm.kv_layout import check_kv_fits, max_batch
 
     free = xpu.hbm_capacity_bytes - weight_bytes(model)
+    if free <= 0:
+        raise UserError(f"{model.name}'s weights need {weight_bytes(model) / 2**30:.1f} GiB, "
+                        f"more than the {xpu.hbm_capacity_bytes / 2**30:.1f} GiB of "
+                        f"{xpu.name}'s HBM")
     kw = dict(kv_bits=p.get("kv_bits"), retained=p.get("retained", 1.0),
               shared_prefix=p.get("shared_prefix", 0))
-    where = _get(node, "batch") or node
-    if free <= 0:
-        raise where.error(f"{model.name}'s weights need {weight_bytes(model) / 2**30:.1f} GiB, "
-                          f"more than the {xpu.hbm_capacity_bytes / 2**30:.1f} GiB of "
-                          f"{xpu.name}'s HBM")
-    usage = _user(where, check_kv_fits, model, free, layout, contexts, **kw)
-    fits = _user(where, max_batch, model, free, layout, contexts, **kw)
-    return {"kv_utilisation": usage.utilisation, "kv_allocated_bytes": usage.allocated_bytes,
-            "kv_token_bytes": usage.token_bytes, "max_batch": fits,
-            "hbm_free_bytes": free}
+    usage = check_kv_fits(model, free, layout, contexts, **kw)
+    return {"kv_utilisation": usage.utilisation,
+            "kv_allocated_gb": usage.allocated_bytes / 1e9,
+            "kv_token_gb": usage.token_bytes / 1e9,
+            "max_batch": max_batch(model, free, layout, contexts, **kw)}
+
+
+def _check_fits(node: Node, model: ModelSpec, xpu: XpuSpec, layout: Any, contexts: np.ndarray,
+                p: Mapping[str, Any]) -> None:
+    _user(_get(node, "batch") or node, kv_fit, model, xpu, layout, contexts, p)
 
 
 def _decode_common(node: Node, model: ModelSpec) -> dict[str, Any]:
@@ -392,33 +398,36 @@ def build_graph(point: LlmPoint, places: int = 1) -> tuple[TaskGraph, dict[str, 
     model = model_of(p)
     if point.kind == "decode_attention":
         return _decode_attention_graph(point, model, places)
-    from workloads.llm.kv_layout import make_layout
     from workloads.llm.model_graph import decode_steps_graph, prefill_graph
 
     if p["phase"] == "prefill":
         g = prefill_graph(model, p["batch"], p["prompt"], sram_bytes=point.xpu.sram_bytes_per_sm,
                           seed=point.seed, expert_skew=p["expert_skew"])
         return g, {"steps": 1, "tokens": p["batch"] * p["prompt"]}
-    from workloads.llm.context_lengths import context_lengths
-
-    contexts = context_lengths(p["context"], batch=p["batch"], max_len=model.max_context,
-                               seed=point.seed, base_dir=point.base_dir or None)
-    layout = make_layout(p["layout"], max_len=model.max_context)
+    contexts, layout = _decode_inputs(point, model)
     g = decode_steps_graph(model, contexts, p["steps"], layout=layout, kv_bits=p["kv_bits"],
                            retained=p["retained"], shared_prefix=p["shared_prefix"],
                            seed=point.seed, expert_skew=p["expert_skew"])
-    return g, {"steps": p["steps"], "tokens": p["batch"] * p["steps"]}
+    return g, {"steps": p["steps"], "tokens": p["batch"] * p["steps"],
+               "extras": kv_fit(model, point.xpu, layout, contexts, p)}
 
 
-def _decode_attention_graph(point: LlmPoint, model: Any, places: int):
+def _decode_inputs(point: LlmPoint, model: ModelSpec) -> tuple[np.ndarray, Any]:
+    """The batch's context lengths (seeded) and its KV layout."""
     from workloads.llm.context_lengths import context_lengths
-    from workloads.llm.decode_attention import decode_attention, decode_attention_metrics
     from workloads.llm.kv_layout import make_layout
 
     p = point.workload
     contexts = context_lengths(p["context"], batch=p["batch"], max_len=model.max_context,
                                seed=point.seed, base_dir=point.base_dir or None)
-    layout = make_layout(p["layout"], max_len=model.max_context)
+    return contexts, make_layout(p["layout"], max_len=model.max_context)
+
+
+def _decode_attention_graph(point: LlmPoint, model: ModelSpec, places: int):
+    from workloads.llm.decode_attention import decode_attention
+
+    p = point.workload
+    contexts, layout = _decode_inputs(point, model)
     shape = AttentionShape(batch=p["batch"], heads=model.heads, seq_q=1,
                            seq_kv=int(contexts.max()), head_dim=model.head_dim,
                            kv_heads=p["kv_heads"], bytes_per_element=model.bytes_per_element)
@@ -426,9 +435,8 @@ def _decode_attention_graph(point: LlmPoint, model: Any, places: int):
               shared_prefix=p["shared_prefix"])
     one = decode_attention(shape, contexts, granularity=p["granularity"], places=places,
                            seed=point.seed, **kw)
-    m = decode_attention_metrics(shape, contexts, **kw)
-    extras = {"intensity_flop_per_byte": m.intensity, "kv_utilisation": m.utilisation,
-              "context_mean": float(contexts.mean()), "context_max": int(contexts.max())}
+    extras = {"context_mean": float(contexts.mean()), "context_max": int(contexts.max()),
+              **kv_fit(model, point.xpu, layout, contexts, p)}
     return one.repeat(p["layers"]), {"steps": 1, "tokens": p["batch"], "extras": extras}
 
 
@@ -520,8 +528,6 @@ def _result(point: LlmPoint, graph: Any, time_ps: int, summary: dict[str, Any],
         "intensity_flop_per_byte": flops / max(1, hbm["bytes_read"] + hbm["bytes_written"]),
     }
     metrics.update(facts.get("extras", {}))
-    if point.kind in ("decode_attention", "llm") and point.workload.get("phase") != "prefill":
-        metrics.update(_kv_metrics(point))
     if point.kind == "llm":  # a model's few labels (qkv_proj, attention, ffn, ...) as columns
         for name, share in (summary.get("labels") or {}).items():
             metrics[f"share.{name}"] = share["share"]
@@ -546,21 +552,3 @@ def _breakdown(summary: dict[str, Any]) -> dict[str, float]:
     out["(overlapping)"] = summary["overlap"]
     out["(idle)"] = summary["idle"]
     return out
-
-
-def _kv_metrics(point: LlmPoint) -> dict[str, Any]:
-    from workloads.llm.context_lengths import context_lengths
-    from workloads.llm.kv_layout import check_kv_fits, make_layout, max_batch
-
-    p = point.workload
-    model = model_of(p)
-    contexts = context_lengths(p["context"], batch=p["batch"], max_len=model.max_context,
-                               seed=point.seed, base_dir=point.base_dir or None)
-    layout = make_layout(p["layout"], max_len=model.max_context)
-    free = point.xpu.hbm_capacity_bytes - weight_bytes(model)
-    kw = dict(kv_bits=p["kv_bits"], retained=p["retained"], shared_prefix=p["shared_prefix"])
-    usage = check_kv_fits(model, free, layout, contexts, **kw)
-    return {"kv_utilisation": usage.utilisation,
-            "kv_allocated_gb": usage.allocated_bytes / 1e9,
-            "kv_token_gb": usage.token_bytes / 1e9,
-            "max_batch": max_batch(model, free, layout, contexts, **kw)}
