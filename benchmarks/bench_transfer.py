@@ -67,13 +67,6 @@ def layered(layers: int, pipelines: int = 249, seed: int = 0) -> TransferProblem
                            np.tile(latency, layers), ptr, idx, NAMES)
 
 
-def prefix(p: TransferProblem, n: int) -> TransferProblem:
-    """The first n tasks of p (dependencies are on earlier tasks, so this is closed)."""
-    m = int(p.dep_ptr[n])
-    return TransferProblem(p.res[:n], p.demand[:n], p.latency[:n], p.dep_ptr[:n + 1],
-                           p.dep_idx[:m], p.resource_names)
-
-
 def chain(n: int) -> TransferProblem:
     rng = np.random.default_rng(1)
     ptr = np.concatenate([[0], np.arange(n, dtype=np.int64)])
@@ -112,7 +105,7 @@ def main() -> None:
         s = timed(p, "fast", args.repeat)
         rows.append((name, p.n, s))
         print(f"kernel    {name:8s} {p.n:>9,d} tasks {s:8.3f} s {p.n / s:>12,.0f} tasks/s")
-    small = prefix(big, min(args.reference_tasks, big.n))
+    small = big.prefix(args.reference_tasks)
     s_ref = timed(small, "reference", 1)
     s_fast = timed(small, "fast", args.repeat)
     print(f"reference layered {small.n:>9,d} tasks {s_ref:8.3f} s "

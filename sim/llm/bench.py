@@ -17,19 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from sim.transfer.model import TransferProblem
-
 DEFAULT_STEPS = 1000
 DEFAULT_BATCH = 64
 DEFAULT_REFERENCE_TASKS = 20_000
-
-
-def prefix(p: TransferProblem, k: int) -> TransferProblem:
-    """The first k tasks of a problem (their dependencies all lie among them)."""
-    k = min(k, p.n)
-    return TransferProblem(res=p.res[:k], demand=p.demand[:k], latency=p.latency[:k],
-                           dep_ptr=p.dep_ptr[:k + 1], dep_idx=p.dep_idx[:p.dep_ptr[k]],
-                           resource_names=p.resource_names)
 
 
 def bench_llm(steps: int = DEFAULT_STEPS, batch: int = DEFAULT_BATCH,
@@ -79,7 +69,7 @@ def bench_llm(steps: int = DEFAULT_STEPS, batch: int = DEFAULT_BATCH,
         "tokens_per_s": s["tokens_per_s"],
     }
     if reference_tasks > 0:
-        sub = prefix(problem, reference_tasks)
+        sub = problem.prefix(reference_tasks)
         t = time.perf_counter()
         ref = run_transfer(sub, engine="reference")
         ref_s = time.perf_counter() - t

@@ -48,14 +48,8 @@ from sim.transfer.model import TransferProblem
 from sim.transfer.platform import Platform
 from workloads.llm.taskgraph import COMPUTE, TRANSFER, TaskGraph
 
-PS_PER_S = 10**12
 _KEY2 = types.UniTuple(types.int64, 2)  # hash-map keys of the numba passes below
 _KEY4 = types.UniTuple(types.int64, 4)
-
-
-def ceil_demand_ps(amount: int, per_s: int) -> int:
-    """ceil(amount * 10**12 / per_s): ps to serve ``amount`` bytes or FLOPs at ``per_s``."""
-    return -(-amount * PS_PER_S // per_s)
 
 
 def _check_names(used: list[str], have: list[str], what: str, platform: Platform) -> None:

@@ -85,6 +85,14 @@ class TransferProblem:
     def n_resources(self) -> int:
         return len(self.resource_names)
 
+    def prefix(self, k: int) -> TransferProblem:
+        """The first k tasks (their dependencies all lie among them: a problem too)."""
+        k = min(k, self.n)
+        return TransferProblem(res=self.res[:k], demand=self.demand[:k],
+                               latency=self.latency[:k], dep_ptr=self.dep_ptr[:k + 1],
+                               dep_idx=self.dep_idx[:self.dep_ptr[k]],
+                               resource_names=self.resource_names)
+
 
 @dataclass
 class TransferResult:
