@@ -512,13 +512,14 @@ def _plots(node: Node | None, swept: list[str], baseline: bool) -> list[PlotSpec
                 raise item.value[k].error(
                     f"'{vals[k]}' is not a swept key{y.did_you_mean(vals[k], swept)}; swept keys: "
                     f"{', '.join(swept) or 'none'}")
-        where = _where(item.get("where"), swept)
+        where = where_of(item.get("where"), swept)
         spec = PlotSpec(kind, vals["x"], vals["y"], vals["hue"], where, vals["title"], item)
         out.append(_fill_plot_defaults(spec, swept, baseline))
     return out
 
 
-def _where(node: Node | None, swept: list[str]) -> dict[str, Any]:
+def where_of(node: Node | None, swept: list[str]) -> dict[str, Any]:
+    """A `where:` mapping (plots, published values): swept keys to plain values."""
     if node is None:
         return {}
     if not node.is_mapping:

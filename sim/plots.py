@@ -125,12 +125,17 @@ def _check_metric(rs: ResultSet, column: str, field: str = "y") -> None:
         raise PlotError(str(exc), field) from None
 
 
+def matching(rs: ResultSet, where: dict[str, Any]) -> list[Row]:
+    """The finished points whose swept values match `where` (possibly none)."""
+    return [r for r in rs.ok_rows if all(_matches(r.params.get(k), v) for k, v in where.items())]
+
+
 def select(rs: ResultSet, where: dict[str, Any] | None = None) -> list[Row]:
     """The finished points matching `where`."""
     where = where or {}
     for k in where:
         _check_swept(rs, k, "where")
-    rows = [r for r in rs.ok_rows if all(_matches(r.params.get(k), v) for k, v in where.items())]
+    rows = matching(rs, where)
     if not rows:
         what = f" matching {point_label(where)}" if where else ""
         raise PlotError(f"no finished point{what} to plot", "where" if where else None)

@@ -68,6 +68,8 @@ class Comparison:
 
 
 def parse_published(node: Node | None, swept: list[str]) -> Published | None:
+    from sim.experiment import where_of  # the plots' where; experiment.py imports this module
+
     if node is None:
         return None
     y.check_keys(node, PUBLISHED_KEYS)
@@ -80,15 +82,7 @@ def parse_published(node: Node | None, swept: list[str]) -> Published | None:
         if not item.is_mapping:
             raise item.error("expected a mapping with where, metric and value")
         y.check_keys(item, VALUE_KEYS)
-        where: dict[str, Any] = {}
-        w = item.get("where")
-        if w is not None:
-            if not w.is_mapping:
-                raise w.error("expected a mapping of swept keys to values")
-            for k, v in w.value.items():
-                if k not in swept:
-                    raise v.error(f"'{k}' is not a swept key{y.did_you_mean(k, swept)}")
-                where[k] = v.plain()
+        where = where_of(item.get("where"), swept)
         tol_node = item.get("tolerance")
         tol = None
         if tol_node is not None:
@@ -103,17 +97,12 @@ def parse_published(node: Node | None, swept: list[str]) -> Published | None:
 
 def compare(rs: Any, published: Published) -> list[Comparison]:
     """Each published value beside ours (the row its `where` selects; rs: a ResultSet)."""
+    from sim.plots import matching
+
     out = []
     for e in published.values:
-        rows = [r for r in rs.ok_rows
-                if all(_same(r.params.get(k), v) for k, v in e.where.items())]
+        rows = matching(rs, e.where)
         ours = rs.value(rows[0], e.metric) if len(rows) == 1 else None
         ours = float(ours) if isinstance(ours, int | float) and not isinstance(ours, bool) else None
         out.append(Comparison(e, ours))
     return out
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return float(a) == float(b)
-    return a == b
