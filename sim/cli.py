@@ -97,20 +97,74 @@ def main() -> None:
 
 
 def replay_summary(memory: str, trace_path: str, fmt: str | None = None,
-                   requests_per_clock: int | None = None, request_bytes: int = 64,
-                   wrap: bool = False, engine: str = "fast") -> dict:
-    """Load a memory preset (or file) and a trace file, replay it, return the summary dict."""
-    from sim.config.memory import load_memory_config
-    from sim.memory.dram import simulate
+                   requests_per_clock: int | None = None, request_bytes: int | None = None,
+                   wrap: bool = False, engine: str = "fast", queue_depth: int | None = None,
+                   through_link: bool = True) -> dict:
+    """Load a memory preset (or file) and a trace file, replay it, return the summary dict.
+
+    A flash preset (hw_configs/storage, `kind: flash`) replays on the flash SSD model: the
+    trace's arrival column is in ns there, requests are `request_bytes` (default 4096),
+    and queue_depth (default 0: by arrival) bounds the requests outstanding.
+    """
+    from sim.config.storage import is_flash_preset
     from workloads.traces import read_trace
 
-    cfg = load_memory_config(memory)
+    if is_flash_preset(memory):
+        return _flash_replay_summary(memory, trace_path, fmt, requests_per_clock,
+                                     request_bytes, wrap, engine, queue_depth, through_link)
+    from sim.config.memory import load_memory_config
+    from sim.memory.dram import simulate
+
+    for given, option in ((queue_depth is not None, "--queue-depth"),
+                          (not through_link, "--internal")):
+        if given:
+            raise UserError(f"{option} applies to flash presets only; {memory} is a DRAM preset")
+    cfg = _load_dram_or_say_flash(memory, load_memory_config)
     trace = read_trace(trace_path, fmt)
     if engine == "reference":
         _require_reference()
     res = simulate(cfg, trace["addr"], trace["is_write"], trace["arrival"],
-                   requests_per_clock=requests_per_clock, request_bytes=request_bytes,
+                   requests_per_clock=requests_per_clock,
+                   request_bytes=64 if request_bytes is None else request_bytes,
                    engine=engine, wrap=wrap, source=str(trace_path))
+    return res.summary
+
+
+def _load_dram_or_say_flash(memory: str, load: Callable[[str], Any]) -> Any:
+    """The DRAM preset; an unknown name also offers the flash presets."""
+    from sim.config.storage import list_flash
+    from sim.config.yamlfile import did_you_mean, is_file_ref
+
+    try:
+        return load(memory)
+    except UserError as exc:
+        flash = list_flash()
+        if is_file_ref(memory) or not str(exc).startswith("unknown memory preset") or not flash:
+            raise
+        hint = did_you_mean(memory, flash)
+        raise UserError(f"{exc}; flash presets{hint.replace(' (did', ' (or did')}: "
+                        f"{', '.join(flash)}") from None
+
+
+def _flash_replay_summary(memory: str, trace_path: str, fmt: str | None,
+                          requests_per_clock: int | None, request_bytes: int | None,
+                          wrap: bool, engine: str, queue_depth: int | None,
+                          through_link: bool) -> dict:
+    from sim.memory.flash import load_flash, simulate
+    from workloads.traces import read_trace
+
+    if requests_per_clock is not None:
+        raise UserError("--requests-per-clock applies to DRAM presets only; "
+                        f"{memory} is a flash preset (use --queue-depth)")
+    spec = load_flash(memory)
+    trace = read_trace(trace_path, fmt)
+    arrival_ns = trace["arrival"].astype("int64")
+    if len(arrival_ns) and int(arrival_ns.max()) > (1 << 60) // 1000:
+        raise UserError(f"{trace_path}: arrival times beyond 2**60 ps are not supported")
+    res = simulate(spec, trace["addr"], 4096 if request_bytes is None else request_bytes,
+                   trace["is_write"], arrival_ns * 1000, queue_depth=queue_depth or 0,
+                   through_link=through_link, engine=engine, wrap=wrap,
+                   source=str(trace_path))
     return res.summary
 
 
@@ -126,30 +180,75 @@ def _require_reference() -> None:
 
 @main.command()
 @click.option("--memory", "-m", required=True, metavar="PRESET_OR_FILE",
-              help="Memory preset name (see `membound presets`) or a YAML file.")
-@click.option("--trace", "-t", "trace_path", required=True, metavar="FILE", help="Trace file to replay.")
+              help="Memory preset name (see `membound presets`), flash SSD preset "
+                   "(hw_configs/storage) or a YAML file.")
+@click.option("--trace", "-t", "trace_path", default=None, metavar="FILE",
+              help="Trace file to replay (required unless --sweep).")
 @click.option("--format", "fmt", type=click.Choice(TRACE_FORMATS), default=None,
               help="Trace format (default: inferred from the file).")
 @click.option("--requests-per-clock", type=click.IntRange(min=1), default=None, metavar="K",
-              help="Requests the front end admits per memory clock (default: the preset's).")
-@click.option("--request-bytes", type=click.IntRange(min=1), default=64, show_default=True,
-              help="Bytes per trace request.")
+              help="DRAM: requests the front end admits per memory clock (default: the preset's).")
+@click.option("--request-bytes", type=click.IntRange(min=1), default=None,
+              help="Bytes per trace request [default: 64 for DRAM, 4096 for flash].")
 @click.option("--wrap", is_flag=True, help="Fold addresses beyond the capacity instead of failing.")
 @click.option("--engine", type=click.Choice(ENGINES), default="fast", show_default=True,
               help="fast: numba kernel; reference: the SimPy specification (slow).")
+@click.option("--queue-depth", "--qd", "queue_depth", type=click.IntRange(min=0), default=None,
+              metavar="QD", help="Flash: at most QD requests outstanding (closed loop); "
+                                 "0 (default) issues by the trace's arrival times (ns).")
+@click.option("--internal", is_flag=True,
+              help="Flash: leave the host link out (the data stays in the drive).")
+@click.option("--sweep", is_flag=True,
+              help="Flash: no trace; print sustained random-read bandwidth for request sizes "
+                   "4 KiB-1 MiB x queue depths 1-256.")
 @click.option("--json", "json_out", metavar="OUT", default=None, help="Also write the summary as JSON.")
-def replay(memory: str, trace_path: str, fmt: str | None, requests_per_clock: int | None,
-           request_bytes: int, wrap: bool, engine: str, json_out: str | None) -> None:
-    """Replay a memory trace on one DRAM/HBM configuration and report its statistics."""
+def replay(memory: str, trace_path: str | None, fmt: str | None, requests_per_clock: int | None,
+           request_bytes: int | None, wrap: bool, engine: str, queue_depth: int | None,
+           internal: bool, sweep: bool, json_out: str | None) -> None:
+    """Replay a memory trace on one DRAM/HBM or flash SSD configuration and report its statistics."""
     from sim.report_table import summary_table
 
-    summary = replay_summary(memory, trace_path, fmt, requests_per_clock, request_bytes, wrap, engine)
+    if sweep:
+        _flash_sweep(memory, trace_path, internal, json_out)
+        return
+    if trace_path is None:
+        raise click.UsageError("Missing option '--trace' / '-t'.")
+    summary = replay_summary(memory, trace_path, fmt, requests_per_clock, request_bytes, wrap,
+                             engine, queue_depth, not internal)
     title = (f"membound replay: {summary.get('memory', memory)}, trace {trace_path} "
              f"({summary['requests']:,} requests, engine {engine})")
-    click.echo(summary_table(summary, title))
+    if summary.get("kind") == "flash":
+        from sim.memory.flash import summary_table as flash_table
+
+        click.echo(flash_table(summary, title))
+    else:
+        click.echo(summary_table(summary, title))
     if json_out:
         path = write_json(summary, json_out)
         click.echo(f"\nwrote summary JSON to {path}")
+
+
+def _flash_sweep(memory: str, trace_path: str | None, internal: bool, json_out: str | None) -> None:
+    """`replay --sweep`: the bandwidth against request size and queue depth of a flash preset."""
+    from sim.config.storage import is_flash_preset
+    from sim.memory.flash import bandwidth_sweep, load_flash, sweep_table
+
+    if trace_path is not None:
+        raise UserError("--sweep generates random reads; give either --sweep or --trace")
+    if not is_flash_preset(memory):
+        from sim.config.memory import list_memory_presets
+
+        if memory not in list_memory_presets() and not Path(memory).is_file():
+            load_flash(memory)  # an unknown name: the flash loader lists the flash presets
+        raise UserError(f"--sweep applies to flash presets only; {memory} is not one")
+    spec = load_flash(memory)
+    data = bandwidth_sweep(spec, through_link=not internal)
+    where = "inside the drive, link left out" if internal else f"through {spec.link_name}"
+    click.echo(sweep_table(data, f"membound replay --sweep: {spec.name}, sustained random-read "
+                                 f"bandwidth (GB/s), {where}"))
+    if json_out:
+        path = write_json(data, json_out)
+        click.echo(f"\nwrote sweep JSON to {path}")
 
 
 # --------------------------------------------------------------------------- convert

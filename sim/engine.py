@@ -64,6 +64,8 @@ def pack_params(spec: MachineSpec) -> np.ndarray:
         K.P_F_BG_M: f["bg"][1], K.P_F_BA_S: f["ba"][0], K.P_F_BA_M: f["ba"][1],
         K.P_F_RA_S: f["ra"][0], K.P_F_RA_M: f["ra"][1], K.P_F_RO_S: f["ro"][0],
         K.P_F_RO_M: f["ro"][1], K.P_TL_BINS: spec.timeline_bins,
+        K.P_F_CO_S: f["co"][0], K.P_F_CO_M: f["co"][1], K.P_RC: spec.RC,
+        K.P_PIM_CB: spec.pim_timing().column_bytes,
     }
     P = np.zeros(K.N_PARAMS, np.int64)
     for k, v in vals.items():
@@ -127,7 +129,7 @@ class _FastRun:
             "POST": (T, spec.max_posted), "PP": (n_pipes, 3),
             "HT": (heap_cap,), "HK": (heap_cap,), "HP": (heap_cap,), "RQ": (rq_cap, K.N_RF),
             "RQFREE": (rq_cap,), "LS": (L, 3), "BK": (M * nb, 4),
-            "AU": (M,), "DS": (M, 6), "TL": (M + len(TIMELINE_ROWS), spec.timeline_bins),
+            "AU": (M,), "DS": (M, K.N_DS), "TL": (M + len(TIMELINE_ROWS), spec.timeline_bins),
             "SPF": (C * spec.sp_banks * (spec.sp_ports + 1),), "SPA": (C, 2), "SPS": (C, 4),
             "LT": (C, max(sets, 1), spec.l1_ways), "LU": (C, max(sets, 1), spec.l1_ways),
             "LF": (C, max(sets, 1), spec.l1_ways), "LC": (C,), "L1S": (C, 2), "CORE": (C, 3),
@@ -273,6 +275,7 @@ class _FastRun:
             dram_bytes_read=self.DS[:, 0].copy(), dram_bytes_written=self.DS[:, 1].copy(),
             dram_requests=self.DS[:, 2].copy(), dram_accesses=self.DS[:, 3].copy(),
             dram_row_hits=self.DS[:, 4].copy(), dram_atomics=self.DS[:, 5].copy(),
+            pim_ops=self.DS[:, K.DS_PIM_OPS].copy(), pim_bytes=self.DS[:, K.DS_PIM_BYTES].copy(),
             sp_bytes_read=self.SPS[:, 0].copy(), sp_bytes_written=self.SPS[:, 1].copy(),
             sp_requests=self.SPS[:, 2].copy(), sp_atomics=self.SPS[:, 3].copy(),
             host_bytes_read=self.HS[:, 0].copy(), host_bytes_written=self.HS[:, 1].copy(),

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sim.tier import PimUnit, TierSpec
+
 
 @dataclass(frozen=True)
 class XpuSpec:
@@ -25,6 +27,14 @@ class XpuSpec:
     #                            8-bit data is widened and runs at the 16-bit rate)
     source: str = ""
     path: str = ""
+    tiers: tuple[TierSpec, ...] = ()  # memories beyond the HBM (sim/tier.py)
+    pim: tuple[PimUnit, ...] = ()  # PIM units in the HBM stacks
+
+    def tier(self, name: str) -> TierSpec | None:
+        return next((t for t in self.tiers if t.name == name), None)
+
+    def pim_unit(self, name: str) -> PimUnit | None:
+        return next((u for u in self.pim if u.name == name), None)
 
     def flops_for(self, bytes_per_element: int) -> int:
         """Tensor peak for operands of this width (FP8 where the device has it)."""

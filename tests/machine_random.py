@@ -23,6 +23,7 @@ def random_spec(rng: np.random.Generator) -> MachineSpec:
     sets = int(rng.choice([1, 2, 4]))
     bg, ba, ra = int(rng.integers(0, 2)), int(rng.integers(0, 2)), int(rng.integers(0, 2))
     co = int(rng.integers(2, 5))
+    access = int(rng.choice([8, 32]))
     fields = [("co", co), ("bg", bg), ("ba", ba), ("ra", ra), ("ro", 6)]
     rng.shuffle(fields)
     fields = tuple((f, b) for f, b in fields if b > 0)
@@ -43,7 +44,7 @@ def random_spec(rng: np.random.Generator) -> MachineSpec:
         host_node=int(rng.integers(nodes)), host_link_latency=int(rng.integers(10, 60)),
         host_link_bytes=int(rng.choice([8, 16])), host_latency=int(rng.integers(20, 120)),
         controllers_per_die=cpdie, interleave_bytes=int(rng.choice([64, 128])),
-        access_bytes=int(rng.choice([8, 32])), tck_ps=int(rng.choice([454, 625, 1000])),
+        access_bytes=access, tck_ps=int(rng.choice([454, 625, 1000])),
         controller_latency=int(rng.integers(0, 5)), ranks=1 << ra, bank_groups=1 << bg,
         banks_per_group=1 << ba, dram_fields=fields,
         CL=int(rng.integers(10, 25)), CWL=int(rng.integers(8, 20)), RCD=int(rng.integers(10, 25)),
@@ -55,6 +56,9 @@ def random_spec(rng: np.random.Generator) -> MachineSpec:
         max_handles=4, barrier_latency=(int(rng.integers(1, 5)), int(rng.integers(5, 20)),
                                         int(rng.integers(10, 50))),
         timeline_bin_ps=int(rng.choice([1000, 50_000])), timeline_bins=16,
+        # PIM: tRC (0: not given), and columns wider than an access (co >= 2 keeps 4 of
+        # them in a row)
+        RC=int(rng.choice([0, 40, 80])), column_bytes=access * int(rng.choice([0, 1, 2, 4])),
     )
 
 
@@ -68,6 +72,9 @@ def random_streams(rng: np.random.Generator, spec: MachineSpec, max_ops: int = 3
     # machine barriers: the same count in every stream that has ops
     n_bar = int(rng.integers(0, 3)) if barriers else 0
     locality = rng.random()
+    # bank-level PIM ops in about half of the cases: a few rows of every bank of a channel
+    pim_rate = 0.06 if rng.random() < 0.5 else 0.0
+    row_bytes = spec.row_bytes
     sp_span = spec.sp_size // 8 - 4 if rng.random() < 0.6 else 8  # else: a few hot words
     streams = []
     for s in range(n_threads):
@@ -87,7 +94,9 @@ def random_streams(rng: np.random.Generator, spec: MachineSpec, max_ops: int = 3
                 addr = int(rng.integers(0, cap // il)) * il
             addr = min(addr + int(rng.integers(0, il // size)) * size, cap - size)
             addr -= addr % size
-            if k < 0.30:
+            if rng.random() < pim_rate:
+                ops.append(O.pim(int(rng.integers(0, cap)), int(rng.integers(1, 3 * row_bytes))))
+            elif k < 0.30:
                 sp = int(rng.choice([O.DRAM, O.DRAM, O.SP_LOCAL, O.SP_REMOTE, O.HOST]))
                 tgt = int(rng.integers(spec.cores))
                 a = addr if sp in (O.DRAM, O.HOST) else int(rng.integers(0, sp_span)) * 8

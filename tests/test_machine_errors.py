@@ -27,8 +27,10 @@ CASES = {
     "mismatched barrier ids": (
         [[O.barrier(O.SCOPE_MACHINE, 0)], [O.compute(3), O.barrier(O.SCOPE_MACHINE, 1)]],
         "stream 1 op 1: barrier id differs from the one the other threads wait at"),
-    "PIM op": ([[(O.PIM, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0)]],
-               "stream 0 op 0: PIM ops are not modelled yet"),
+    "PIM op outside DRAM": (
+        [[(O.PIM, O.SP_LOCAL, 0, 0, 8, 0, 0, 0, 0, 0, 0)]],
+        "stream 0 op 0: a PIM op names a DRAM address (space dram): only bank-level PIM is "
+        "modelled"),
 }
 
 

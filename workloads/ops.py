@@ -9,15 +9,18 @@ Fields of ``OP_DTYPE`` (unused fields are 0):
 =======  =========  =============================================================
 field    type       meaning
 =======  =========  =============================================================
-op       uint8      LOAD, STORE, ATOMIC, COMPUTE, DMA, WAIT, BARRIER (PIM reserved)
-space    uint8      memory ops: SP_LOCAL, SP_REMOTE, DRAM, HOST; DMA: source space
+op       uint8      LOAD, STORE, ATOMIC, COMPUTE, DMA, WAIT, BARRIER, PIM
+space    uint8      memory ops: SP_LOCAL, SP_REMOTE, DRAM, HOST; DMA: source space;
+                    PIM: DRAM (bank-level PIM in the channel of addr)
 sub      uint8      ATOMIC: ATOMIC_ADD/CAS/MIN, | FLAG_POSTED (posted: the thread
                     does not wait for the result); BARRIER: SCOPE_CORE/DIE/MACHINE;
                     LOAD: FLAG_BYPASS (skip the L1); DMA: destination space
 core     int32      SP_REMOTE: the core whose scratchpad is addressed (global index);
                     DMA: the destination core for a scratchpad destination
-size     int32      bytes of a memory op or DMA element; COMPUTE: core cycles
-addr     int64      byte address in its space (scratchpad offset, global DRAM/host address)
+size     int32      bytes of a memory op or DMA element; COMPUTE: core cycles;
+                    PIM: bytes each bank of the channel streams to its unit
+addr     int64      byte address in its space (scratchpad offset, global DRAM/host address;
+                    PIM: its channel, and the row and column every bank starts at)
 addr2    int64      DMA: destination address
 count    int32      DMA: number of elements (1 = one contiguous copy of ``size`` bytes)
 stride   int32      DMA: source stride in bytes between elements (gather when > size)
@@ -93,6 +96,12 @@ def wait(handle: int):
 
 def barrier(scope: int = SCOPE_MACHINE, barrier_id: int = 0):
     return (BARRIER, 0, scope, 0, 0, 0, 0, 0, 0, 0, barrier_id)
+
+
+def pim(addr: int, bytes_per_bank: int):
+    """Bank-level PIM: every bank of addr's channel streams bytes_per_bank from addr's
+    row and column to its compute unit (sim/machine/model.py)."""
+    return (PIM, DRAM, 0, 0, bytes_per_bank, addr, 0, 0, 0, 0, 0)
 
 
 def stream(ops: Sequence[tuple]) -> np.ndarray:

@@ -16,6 +16,7 @@ import sim
 from sim.config import memory as mem
 from sim.config import yamlfile as y
 from sim.config.machine import _load_preset, _preset_path, apply_overrides
+from sim.config.tier import pims_from_node, tiers_from_node
 from sim.config.units import (
     parse_bandwidth,
     parse_bytes,
@@ -29,7 +30,7 @@ from sim.xpu import XpuSpec
 XPU_DIR = Path(sim.__file__).resolve().parents[1] / "hw_configs" / "xpu"
 
 TOP_KEYS = ("name", "kind", "source", "sms", "clock", "sram_per_sm",
-            "sram_bytes_per_clock_per_sm", "flops", "flops_8bit", "hbm")
+            "sram_bytes_per_clock_per_sm", "flops", "flops_8bit", "hbm", "tiers", "pim")
 HBM_KEYS = ("preset", "stacks", "capacity", "bandwidth", "latency")
 # how far the cited device bandwidth may sit from the preset's peak x stacks: datasheets
 # round (1555 GB/s, 3.35 TB/s) and preset clocks are whole picoseconds
@@ -53,8 +54,20 @@ def load_xpu(name_or_path: str, overrides: Mapping[str, Node] | None = None) -> 
     path = y.resolve_preset(name_or_path, XPU_DIR, list_xpus, "xPU")
     root = y.load_yaml(path, preset_dir=XPU_DIR)
     if overrides:
-        root = apply_overrides(root, overrides, SCHEMA)
+        root = apply_overrides(root, overrides, _schema(root))
     return xpu_from_node(root)
+
+
+def _schema(root: Node) -> dict[str, Any]:
+    """SCHEMA plus the tiers and PIM units this preset names (so they can be swept)."""
+    from sim.config.tier import TIER_KEYS
+
+    def names(key: str) -> list[str]:
+        n = root.get(key)
+        return list(n.value) if n is not None and n.is_mapping else []
+
+    return {**SCHEMA, "tiers": {t: dict.fromkeys(TIER_KEYS) for t in names("tiers")},
+            "pim": dict.fromkeys(names("pim"))}
 
 
 def xpu_from_node(root: Node) -> XpuSpec:
@@ -81,6 +94,9 @@ def xpu_from_node(root: Node) -> XpuSpec:
         raise f8.error(f"{flops_8bit:,} FLOP/s is below the 16-bit peak ({flops:,}); an "
                        f"8-bit rate is at least the 16-bit one")
     hbm = _hbm(y.section(root, "hbm"))
+    taken: set[str] = set()
+    tiers = tiers_from_node(root.get("tiers"), taken)
+    pim = pims_from_node(root.get("pim"), taken)
     return XpuSpec(
         name=name.value,
         sms=sms,
@@ -92,6 +108,8 @@ def xpu_from_node(root: Node) -> XpuSpec:
         **hbm,
         source="" if source is None else y.as_str(source),
         path=root.path,
+        tiers=tiers,
+        pim=pim,
     )
 
 

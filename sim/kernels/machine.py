@@ -52,6 +52,7 @@ from sim.machine.errors import (  # noqa: E402
     E_INTERLEAVE,
     E_OP,
     E_PIM,
+    E_PIM_ROWS,
     E_SIZE,
     E_SP_RANGE,
     E_WAIT_UNKNOWN,
@@ -67,8 +68,8 @@ from sim.machine.errors import (  # noqa: E402
  P_DSLOTS, P_DCHUNK, P_HANDLES, P_BAR0, P_BAR1, P_BAR2, P_CH_CAP,
  P_F_BG_S, P_F_BG_M, P_F_BA_S, P_F_BA_M, P_F_RA_S, P_F_RA_M,
  P_F_RO_S, P_F_RO_M, P_TL_BINS, P_CHUNK, P_L1_SETS1, P_JCAP, P_NTHREADS, P_ACTHOLD,
- P_TT_LEAVES, P_RT_W, P_IL_SHIFT, P_SP_IL_SHIFT) = range(80)
-N_BASE_PARAMS = 80
+ P_TT_LEAVES, P_RT_W, P_IL_SHIFT, P_SP_IL_SHIFT, P_F_CO_S, P_F_CO_M, P_RC, P_PIM_CB) = range(84)
+N_BASE_PARAMS = 84
 # offsets of the state arrays in the arena M (sim/engine.py lays them out)
 ARENA_NAMES = ("TH", "STALL", "TST", "POST", "PP", "HT", "HK", "HP", "RQ", "RQFREE",
                "LS", "BK", "AU", "DS", "TL", "SPF", "SPA", "SPS", "LT", "LU", "LF", "LC",
@@ -99,8 +100,12 @@ PP_NEXT, PP_BUSY, PP_LAST = 0, 1, 2
 (R_KIND, R_TH, R_TGTKIND, R_TGT, R_ADDR, R_BYTES, R_SEND, R_SRC_CORE, R_LINE, R_SLOT,
  R_BLOCK) = range(11)
 N_RF = 11
-# request kinds
-K_LOAD, K_STORE, K_ATOMIC, K_DMA_READ, K_DMA_WRITE = 0, 1, 2, 3, 4
+# request kinds (K_PIM_DONE: a PIM request back at its controller when its data is consumed)
+K_LOAD, K_STORE, K_ATOMIC, K_DMA_READ, K_DMA_WRITE, K_PIM, K_PIM_DONE = 0, 1, 2, 3, 4, 5, 6
+# DRAM controller counters (DS[ctrl, f])
+(DS_READ, DS_WRITTEN, DS_REQUESTS, DS_ACCESSES, DS_ROW_HITS, DS_ATOMICS, DS_PIM_OPS,
+ DS_PIM_BYTES) = range(8)
+N_DS = 8
 # request target kinds (R_TGTKIND): R_TGT is then a global controller or a core
 TGT_DRAM, TGT_SP = 0, 1
 
@@ -390,7 +395,7 @@ def _dram_access(P, M, DCAL, ctrl, acc, e, is_write, nbytes_here):
     # bank state: 0 open row, 1 col_ok, 2 pre_ok, 3 act_ok
     if M[oBK + bank * 4 + 0] == row:
         col = _max(e, M[oBK + bank * 4 + 1])
-        M[oDS + ctrl * 6 + 4] += 1
+        M[oDS + ctrl * N_DS + 4] += 1
     else:
         if M[oBK + bank * 4 + 0] < 0:
             act = _max(e, M[oBK + bank * 4 + 3])
@@ -415,7 +420,7 @@ def _dram_access(P, M, DCAL, ctrl, acc, e, is_write, nbytes_here):
     else:
         M[oBK + bank * 4 + 2] = _max(M[oBK + bank * 4 + 2], cissue + P[P_RTP])
     end = d + P[P_BURST]
-    M[oDS + ctrl * 6 + 3] += 1
+    M[oDS + ctrl * N_DS + 3] += 1
     # timeline: bytes of this access at its end time
     _tl_add(P, M, ctrl, end * P[P_TCK], nbytes_here)
     return end
@@ -429,7 +434,7 @@ def _dram_serve(P, M, DCAL, ctrl, laddr, nbytes, is_write, is_atomic, t_ps):
     tck = P[P_TCK]
     e = (t_ps + tck - 1) // tck + P[P_CLAT]
     ab = P[P_AB]
-    M[oDS + ctrl * 6 + 2] += 1
+    M[oDS + ctrl * N_DS + 2] += 1
     if is_atomic:
         start = _max(e, M[oAU + ctrl])
         M[oAU + ctrl] = start + P[P_AINT]
@@ -441,9 +446,9 @@ def _dram_serve(P, M, DCAL, ctrl, laddr, nbytes, is_write, is_atomic, t_ps):
         wend = _dram_access(P, M, DCAL, ctrl, acc, res, True, nbytes)
         if wend < 0:
             return -1, -1
-        M[oDS + ctrl * 6 + 0] += nbytes
-        M[oDS + ctrl * 6 + 1] += nbytes
-        M[oDS + ctrl * 6 + 5] += 1
+        M[oDS + ctrl * N_DS + 0] += nbytes
+        M[oDS + ctrl * N_DS + 1] += nbytes
+        M[oDS + ctrl * N_DS + 5] += 1
         return wend * tck, res * tck
     end = 0
     first = laddr // ab
@@ -457,10 +462,67 @@ def _dram_serve(P, M, DCAL, ctrl, laddr, nbytes, is_write, is_atomic, t_ps):
         if x > end:
             end = x
     if is_write:
-        M[oDS + ctrl * 6 + 1] += nbytes
+        M[oDS + ctrl * N_DS + 1] += nbytes
     else:
-        M[oDS + ctrl * 6 + 0] += nbytes
+        M[oDS + ctrl * N_DS + 0] += nbytes
     return end * tck, end * tck
+
+
+@njit(cache=True, inline="always")
+def _pim_columns(P, laddr, nbytes):
+    """(first column, columns) every bank streams for a PIM op at local address laddr;
+    a column (P_PIM_CB bytes) counts row-major (row x columns per row + column)."""
+    ab = P[P_AB]
+    cb = P[P_PIM_CB]
+    acc = laddr // ab
+    off = ((((acc >> P[P_F_RO_S]) & P[P_F_RO_M]) * (P[P_F_CO_M] + 1)
+            + ((acc >> P[P_F_CO_S]) & P[P_F_CO_M])) * ab + laddr % ab)  # within each bank
+    return off // cb, (off + nbytes - 1) // cb - off // cb + 1
+
+
+@njit(cache=True, _nrt=False)
+def _pim_serve(P, M, ctrl, laddr, nbytes, t_ps):
+    """Run the all-bank PIM sequence of a request arriving at t_ps (the rule of
+    sim/memory/pim_sequence.py); returns (data consumed ps, channel free ps)."""
+    oBK = P[P_O_BK]
+    oDS = P[P_O_DS]
+    tck = P[P_TCK]
+    e = (t_ps + tck - 1) // tck + P[P_CLAT]
+    nb = P[P_RANKS] * P[P_BGS] * P[P_BPG]
+    # the first all-bank ACT: after a precharge-all if a bank is open
+    act = e
+    pre = e
+    any_open = False
+    for b in range(nb):
+        q = oBK + (ctrl * nb + b) * 4
+        if M[q + 0] >= 0:
+            any_open = True
+            pre = _max(pre, M[q + 2])
+        else:
+            act = _max(act, M[q + 3])
+    if any_open:
+        act = _max(act, pre + P[P_RP])
+    first, n = _pim_columns(P, laddr, nbytes)
+    cpr = (P[P_F_CO_M] + 1) * P[P_AB] // P[P_PIM_CB]
+    k = first
+    stop = first + n
+    last_col = act
+    while True:
+        row_end = _min(stop, (k // cpr + 1) * cpr)
+        last_col = act + P[P_RCD] + (row_end - k - 1) * P[P_CCDL]
+        pre = _max(act + P[P_RAS], last_col + P[P_RTP])
+        k = row_end
+        if k == stop:
+            break
+        act = _max(pre + P[P_RP], act + P[P_RC])
+    free = pre + P[P_RP]
+    for b in range(nb):  # every bank closed; ordinary requests wait for the channel
+        q = oBK + (ctrl * nb + b) * 4
+        M[q + 0] = -1
+        M[q + 3] = free
+    M[oDS + ctrl * N_DS + DS_PIM_OPS] += 1
+    M[oDS + ctrl * N_DS + DS_PIM_BYTES] += nb * n * P[P_PIM_CB]
+    return (last_col + P[P_CL] + P[P_BURST]) * tck, free * tck
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -1081,7 +1143,21 @@ def _issue(P, M, CAL, B, th, p, t, c, is_stp, tpc, ppc, ncores, ncpipes, total_c
             blocked = False
             dn = M[oRDY + th]
     elif op == PIM:
-        return _fail(P, M, E_PIM, th, opi)
+        if space != DRAM:
+            return _fail(P, M, E_PIM, th, opi)
+        if size <= 0:
+            return _fail(P, M, E_SIZE, th, opi)
+        if addr < 0 or addr >= P[P_CH_CAP] * total_ctrl:
+            return _fail(P, M, E_DRAM_RANGE, th, opi)
+        tgt, la = _dram_target(P, addr, total_ctrl)
+        first, n = _pim_columns(P, la, size)
+        if first + n > (P[P_F_RO_M] + 1) * ((P[P_F_CO_M] + 1) * P[P_AB] // P[P_PIM_CB]):
+            return _fail(P, M, E_PIM_ROWS, th, opi)
+        ta = _send(P, M, CAL, die, node, M[P[P_O_GDIE] + tgt], M[P[P_O_GNODE] + tgt], t, hdr)
+        if ta < 0:
+            return _fail(P, M, E_HORIZON, th, opi)
+        _new_req(P, M, ta, K_PIM, th, TGT_DRAM, tgt, la, size, t, c, -1, -1, 1)
+        blocked = True
     else:
         return _fail(P, M, E_OP, th, opi)
     M[oCORE + c * 3 + 0] += slots
@@ -1210,6 +1286,33 @@ def run_machine(P, M, CAL, DCAL, B):
             is_write = kind == K_STORE or kind == K_DMA_WRITE
             is_atomic = kind == K_ATOMIC
             to_sp = M[oRQ + r * N_RF + R_TGTKIND] == TGT_SP
+            if kind == K_PIM:
+                done, free = _pim_serve(P, M, tgt, M[oRQ + r * N_RF + R_ADDR], nbytes, t)
+                if free > M[S_END]:
+                    M[S_END] = free
+                # back at the controller when the data is consumed (the next sequence
+                # number, as the reference's second ARRIVE-class event); R_ADDR now holds
+                # the request's transit for the network stall
+                M[oRQ + r * N_RF + R_KIND] = K_PIM_DONE
+                M[oRQ + r * N_RF + R_ADDR] = t - M[oRQ + r * N_RF + R_SEND]
+                seq = M[S_SEQ]
+                M[S_SEQ] = seq + 1
+                _push(P, M, done, seq, r)
+                continue
+            if kind == K_PIM_DONE:
+                dl = _send(P, M, CAL, M[P[P_O_GDIE] + tgt], M[P[P_O_GNODE] + tgt],
+                           M[P[P_O_DIE] + src_core], M[oNODE + src_core], t, hdr)
+                if dl < 0:
+                    return _fail(P, M, E_HORIZON, th, -1)
+                if dl > M[S_END]:
+                    M[S_END] = dl
+                t0 = M[oRQ + r * N_RF + R_SEND]
+                dn = _max(_align(dl, cyc), t0 + cyc)
+                _stall_split(P, M, th, ST_DRAM, t0, dn, cyc, M[oRQ + r * N_RF + R_ADDR] + (dl - t))
+                _thread_done(P, M, th, dn)
+                M[oRQFREE + M[S_RQ_FREE_N]] = r
+                M[S_RQ_FREE_N] += 1
+                continue
             if to_sp:
                 end = _sp_serve(P, M, tgt, M[oRQ + r * N_RF + R_ADDR], nbytes, is_write, is_atomic, t)
                 resp_at = end

@@ -5,11 +5,11 @@ from sim.errors import UserError
 # error codes of the numba kernel (sim/kernels/machine.py) and the reasons both engines give
 (E_OP, E_PIM, E_SIZE, E_SP_RANGE, E_CORE, E_DRAM_RANGE, E_HOST_RANGE, E_DMA_SRC, E_HANDLE,
  E_WAIT_UNKNOWN, E_HANDLE_BUSY, E_INTERLEAVE, E_BAR_ENDED, E_BAR_ID, E_HORIZON,
- E_DEADLOCK) = range(1, 17)
+ E_DEADLOCK, E_PIM_ROWS) = range(1, 18)
 
 ERROR_TEXT = {
     E_OP: "unknown op code, memory space or barrier scope",
-    E_PIM: "PIM ops are not modelled yet",
+    E_PIM: "a PIM op names a DRAM address (space dram): only bank-level PIM is modelled",
     E_SIZE: "size (or DMA count) must be positive",
     E_SP_RANGE: "scratchpad address outside [0, scratchpad size)",
     E_CORE: "remote core does not exist",
@@ -24,6 +24,7 @@ ERROR_TEXT = {
     E_BAR_ID: "barrier id differs from the one the other threads wait at",
     E_HORIZON: "calendar horizon exceeded (raise network.calendar_slots)",
     E_DEADLOCK: "deadlock: the thread waits for something that can never happen",
+    E_PIM_ROWS: "PIM op streams past the last row of its banks",
 }
 
 

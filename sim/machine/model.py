@@ -43,6 +43,8 @@ Ops (the thread issuing at core cycle t; "done" = the time the thread may issue 
     BARRIER(scope, id): the thread arrives at max(t, its posted arrivals). When every thread
         with a stream in the scope instance (its core / die / the machine) has arrived, all
         are released at max(arrival) + barrier_latency[scope] cycles.
+    PIM (space DRAM, addr, size = bytes per bank; blocking): done = response time, below
+        (bank-level PIM: the addressed channel streams size bytes of every bank).
     Ready times are aligned up to core-cycle edges.
 
 Request paths (times in core cycles inside the network)
@@ -69,6 +71,10 @@ Request paths (times in core cycles inside the network)
         write through without allocating; atomics bypass the L1. The L1 is not coherent.
     HOST: request over the mesh to the die's host node, the host link (out), host memory
         (host_latency cycles, no contention), host link (back), mesh back; resolved at issue.
+    PIM: a request of header_bytes to the controller of addr (DRAM mapping above), ARRIVE
+        event, the controller runs the all-bank sequence (below); when its last column's
+        data is consumed a second ARRIVE-class event (id = the next sequence number,
+        taken when the request arrives) sends the response (header_bytes) back.
 
 DRAM controller (one DRAM channel; the memory preset's organisation without its channels)
     A request of B bytes at local address a is served as the aligned accesses of
@@ -94,6 +100,24 @@ DRAM controller (one DRAM channel; the memory preset's organisation without its 
     order (start = max(e, unit free)); it reads (an access at start), and the result is
     ready at the read's end + atomic_latency; the write-back access is served at that clock
     and counts as bytes written; the response leaves at the result time.
+    PIM (bank-level, all banks of the channel in lockstep; sim/memory/pim_sequence.py is
+    the rule, docs/pim.md its sources): the local address decodes (row r, column c), the
+    byte offset in every bank o = (r * 2^(co bits) + c) * access_bytes + local %
+    access_bytes; the op reads per bank the columns (of column_bytes, 0: access_bytes;
+    row_bytes / column_bytes per row, row_bytes = access_bytes * 2^(co bits)) holding
+    bytes [o, o + size), row-major: k0 = o // column_bytes .. k0 + n - 1; they must end
+    within the bank's 2^(ro bits) rows. Start (e as above): if a bank is open, a
+    precharge-all at p = max(e, precharge-ready of the open banks) and the first all-bank
+    ACT at A = max(p + tRP, activate-ready of the closed banks); else A = max(e,
+    activate-ready of the banks). Per row touched: ACT at A_i, its columns at A_i + tRCD,
+    tCCD_L apart, precharge-all at P_i = max(A_i + tRAS, last column + tRTP), the next
+    ACT at max(P_i + tRP, A_i + tRC) (tRC 0: not given). One all-bank command: no ACT
+    calendar slot, no data bus. The data is consumed (done) at the last column + CL +
+    BURST, when the response leaves; afterwards every bank is closed with activate-ready
+    = P_last + tRP, so ordinary requests to the channel wait for the sequence (no
+    refresh in this controller). Statistics: pim_ops, and pim_bytes = banks x n x
+    column_bytes per controller (not DRAM bytes or requests, not on the timeline); the
+    serve end is P_last + tRP.
 
 Scratchpad (per core; the sim/memory/sram.py bank and atomic-unit rules, requests served
     in processing order, without the same-word chain): ready r = ceil(arrival / sp_clock);
@@ -116,16 +140,17 @@ Stall accounting (per thread, picoseconds; STALL_NAMES order)
     ready since r: issue += t - r. A thread whose next op is posted but whose posted slots
     are all taken at t is not eligible: its ready time moves from r to m (the earliest of
     those arrivals, aligned) and posted += m - r. For the picked op with done time dn:
-    COMPUTE: compute += dn - t - cycle. Blocking LOAD/ATOMIC: network += request transit
+    COMPUTE: compute += dn - t - cycle. Blocking LOAD/ATOMIC/PIM: network += request transit
     (arrival at the target - send) + response transit (delivery - serve end); the rest of
     dn - t - cycle goes to the op's category: atomic for any ATOMIC, else cache for an L1
-    hit, dram (L1 misses too), scratchpad (local or remote) or host (network is capped at
-    dn - t - cycle, the category gets the rest). WAIT: dma_wait; BARRIER: barrier. A done
+    hit, dram (L1 misses and PIM too), scratchpad (local or remote) or host (network is
+    capped at dn - t - cycle, the category gets the rest). WAIT: dma_wait; BARRIER: barrier. A done
     time is aligned up to the core clock and never before t + cycle. So for every thread:
     ops issued * cycle + sum of its stalls = its done time.
 
 Errors (MachineError, a UserError: "stream S op I: reason"; both implementations raise the
-    same message): unknown op or space, PIM (not modelled yet), size <= 0, a scratchpad
+    same message): unknown op or space, a PIM op whose space is not DRAM, a PIM op
+    streaming past its banks' last row, size <= 0, a scratchpad
     access outside [0, sp_size), a remote core that does not exist, a DRAM address outside
     [0, controllers * channel capacity), a host address < 0, a DMA source in a remote
     scratchpad, handle outside [0, max_handles), WAIT on a handle never issued, a DMA
@@ -138,7 +163,8 @@ Errors (MachineError, a UserError: "stream S op I: reason"; both implementations
 Statistics (identical from both implementations; sim/machine/stats.py)
     per core: issue slots used; per thread: stalls as above, ops, done time, blocking-LOAD
     count and summed latency (done - issue); per tier (dram per controller, scratchpad per
-    core, host per die): bytes read and written, requests; per link: packets, bytes, busy
+    core, host per die): bytes read and written, requests; per controller: PIM ops and
+    PIM (internal) bytes; per link: packets, bytes, busy
     slots; timelines (bins merge pairwise, doubling the width, when time runs past the last
     bin): DRAM bytes per controller by access end time, then scratchpad bytes (at the
     serve), host payload bytes both ways (at the issue), mesh and die-link bytes (at the
@@ -149,6 +175,9 @@ Statistics (identical from both implementations; sim/machine/stats.py)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from sim.machine.errors import MachineError
+from sim.memory.pim_sequence import PimTiming
 
 # ATOMIC sub: low 2 bits are the kind, this bit posts it (defined with the op encoding)
 from workloads.ops import FLAG_POSTED as FLAG_POSTED
@@ -237,6 +266,12 @@ class MachineSpec:
     path: str = ""
     memory_preset: str = ""
     extra: dict = field(default_factory=dict)
+    # tRC, spacing the all-bank ACTs of PIM ops (0: not given; tRAS + tRP then bound it,
+    # which is at least tRC on every preset in hw_configs/memory)
+    RC: int = 0
+    # bytes one column command delivers per bank to a PIM unit: the preset's column access
+    # (bus width x burst length), which access_bytes may undercut (0: access_bytes)
+    column_bytes: int = 0
 
     @property
     def threads_per_core(self) -> int:
@@ -268,3 +303,20 @@ class MachineSpec:
 
     def thread_of(self, core: int, local: int) -> int:
         return core * self.threads_per_core + local
+
+    @property
+    def row_bytes(self) -> int:
+        """Bytes of one row of one bank: access_bytes x 2^(co bits)."""
+        return self.access_bytes << dict(self.dram_fields).get("co", 0)
+
+    def pim_timing(self) -> PimTiming:
+        """One controller's channel as the all-bank PIM sequence sees it."""
+        cb = self.column_bytes or self.access_bytes
+        if cb & (cb - 1) or self.row_bytes % cb:
+            raise MachineError(f"column_bytes {cb} must be a power of two dividing a row "
+                               f"({self.row_bytes} B)")
+        return PimTiming(
+            banks=self.banks_per_controller, column_bytes=cb,
+            columns_per_row=self.row_bytes // cb, rows=1 << dict(self.dram_fields).get("ro", 0),
+            RCD=self.RCD, RAS=self.RAS, RP=self.RP, RC=self.RC, RTP=self.RTP,
+            CCD_L=self.CCD_L, CL=self.CL, BURST=self.BURST)

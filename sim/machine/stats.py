@@ -53,6 +53,8 @@ class MachineStats:
     dram_accesses: np.ndarray
     dram_row_hits: np.ndarray
     dram_atomics: np.ndarray
+    pim_ops: np.ndarray  # [controllers] PIM ops the controller ran
+    pim_bytes: np.ndarray  # [controllers] bytes the PIM units read inside the channel
     sp_bytes_read: np.ndarray  # [cores]
     sp_bytes_written: np.ndarray
     sp_requests: np.ndarray
@@ -92,7 +94,7 @@ def empty_stats(spec: MachineSpec) -> MachineStats:
         end_ps=0, thread_done_ps=np.full(T, -1, np.int64), thread_ops=z(T),
         core_issue_slots=z(C), stall_ps=np.zeros((T, N_STALL), np.int64),
         dram_bytes_read=z(M), dram_bytes_written=z(M), dram_requests=z(M),
-        dram_accesses=z(M), dram_row_hits=z(M), dram_atomics=z(M),
+        dram_accesses=z(M), dram_row_hits=z(M), dram_atomics=z(M), pim_ops=z(M), pim_bytes=z(M),
         sp_bytes_read=z(C), sp_bytes_written=z(C), sp_requests=z(C), sp_atomics=z(C),
         host_bytes_read=z(D), host_bytes_written=z(D),
         link_packets=z(L), link_bytes=z(L), link_busy_slots=z(L),

@@ -115,6 +115,9 @@ def summarize(spec: MachineSpec, st: MachineStats) -> dict[str, Any]:
                     "per_s": atomics / (T * 1e-12) if T else 0.0},
         "l1": {"hits": int(st.l1_hits.sum()), "misses": int(st.l1_misses.sum())},
         "dma": {"jobs": int(st.dma_jobs.sum()), "bytes": int(st.dma_bytes.sum())},
+        # bank-level PIM: bytes read inside the channels (not DRAM tier traffic)
+        "pim": {"ops": int(st.pim_ops.sum()), "bytes": int(st.pim_bytes.sum()),
+                "internal_gb_per_s": _gbps(int(st.pim_bytes.sum()), T)},
         "timeline": {"bin_ns": st.timeline_bin_ps / 1e3, "series": series},
     }
 
@@ -134,6 +137,10 @@ def format_summary(s: dict[str, Any]) -> str:
     lines.append(f"  core issue-slot utilisation {100 * s['cores']['mean_issue_utilization']:.1f}%"
                  f"; atomics {s['atomics']['dram']:,} at DRAM, {s['atomics']['scratchpad']:,}"
                  f" in scratchpads")
+    pim = s.get("pim", {})
+    if pim.get("ops"):
+        lines.append(f"  PIM {pim['ops']:,} ops read {pim['bytes']:,} B inside the channels "
+                     f"({pim['internal_gb_per_s']:.2f} GB/s over the run)")
     for cls, li in s["links"].items():
         if li["packets"]:
             lines.append(f"  {cls} links: {li['packets']:,} packets, {li['bytes']:,} B, busiest "

@@ -47,6 +47,7 @@ from sim.machine.stats import (
     mesh_link,
     timeline_row,
 )
+from sim.memory.pim_sequence import all_bank_sequence, columns_of
 from workloads.ops import (
     ATOMIC,
     BARRIER,
@@ -90,6 +91,7 @@ E_BAR_ENDED = ERR.ERROR_TEXT[ERR.E_BAR_ENDED]
 E_BAR_ID = ERR.ERROR_TEXT[ERR.E_BAR_ID]
 E_HORIZON = ERR.ERROR_TEXT[ERR.E_HORIZON]
 E_DEADLOCK = ERR.ERROR_TEXT[ERR.E_DEADLOCK]
+E_PIM_ROWS = ERR.ERROR_TEXT[ERR.E_PIM_ROWS]
 
 
 def cdiv(a: int, b: int) -> int:
@@ -231,15 +233,45 @@ class DramController:
         self.bus = SlotCalendar(m, sp.tck_ps)
         self.atomic_free = 0  # DRAM clock the atomic unit may start the next atomic
 
-    def decode(self, index: int) -> tuple[int, int, int]:
-        """(rank, bank within controller, row) of access ``index`` (= local // access_bytes)."""
+    def fields(self, index: int) -> dict[str, int]:
+        """The mapping's fields of access ``index`` (= local // access_bytes)."""
         f = {"co": 0, "bg": 0, "ba": 0, "ra": 0, "ro": 0}
         for name, bits in self.sp.dram_fields:  # least significant field first
             f[name] = index & ((1 << bits) - 1)
             index >>= bits
+        return f
+
+    def decode(self, index: int) -> tuple[int, int, int]:
+        """(rank, bank within controller, row) of access ``index`` (= local // access_bytes)."""
+        f = self.fields(index)
         sp = self.sp
         bank = (f["ra"] * sp.bank_groups + f["bg"]) * sp.banks_per_group + f["ba"]
         return f["ra"], bank, f["ro"]
+
+    def pim_columns(self, local: int, size: int) -> tuple[int, int]:
+        """(first column, columns) every bank streams for a PIM op at local address local."""
+        ab = self.sp.access_bytes
+        f = self.fields(local // ab)
+        offset = f["ro"] * self.sp.row_bytes + f["co"] * ab + local % ab  # within each bank
+        return columns_of(self.m.pim_timing, offset, size)
+
+    def serve_pim(self, arrival_ps: int, local: int, size: int) -> tuple[int, int]:
+        """Run the all-bank PIM sequence of a request arriving at arrival_ps; returns (ps the
+        last column's data is consumed, ps the channel may activate again)."""
+        sp, st = self.sp, self.m.stats
+        e = cdiv(arrival_ps, sp.tck_ps) + sp.controller_latency
+        start = max([e] + [b.act_ready for b in self.banks if b.open_row == -1])
+        opened = [b.pre_ready for b in self.banks if b.open_row != -1]
+        if opened:  # precharge-all once every open bank may precharge
+            start = max(start, max(e, *opened) + sp.RP)
+        first, n = self.pim_columns(local, size)
+        seq = all_bank_sequence(self.m.pim_timing, start, first, n)
+        for bank in self.banks:  # the sequence closes every bank
+            bank.open_row = -1
+            bank.act_ready = seq.free
+        st.pim_ops[self.g] += 1
+        st.pim_bytes[self.g] += seq.internal_bytes
+        return seq.done * sp.tck_ps, seq.free * sp.tck_ps
 
     def activate(self, rank: Rank, bank: Bank, earliest: int, row: int, origin) -> int:
         """Place an ACT at or after ``earliest`` in the rank's ACT calendar; its clock."""
@@ -554,6 +586,7 @@ class Machine:
         self.scratchpads = [Scratchpad(self, c) for c in range(sp.cores)]
         self.controllers = [DramController(self, g) for g in range(sp.controllers)]
         self.l1 = [L1Cache(sp) for _ in range(sp.cores)] if sp.l1_size > 0 else None
+        self.pim_timing = sp.pim_timing()
         bits = sum(b for _, b in sp.dram_fields)
         # CHOICE: channel capacity = access_bytes * 2**(sum of the mapping field widths).
         self.dram_limit = sp.controllers * (sp.access_bytes << bits)
@@ -672,6 +705,13 @@ class Machine:
 
     def on_arrive(self, req: Request) -> None:
         now = self.env.now
+        if req.tier == "pim":
+            done, free = self.controllers[req.unit].serve_pim(now, req.addr, req.size)
+            self.note_end(free)
+            # the response leaves when the data is consumed: a second ARRIVE-class event
+            _At(self.env, done, ARRIVE, self.seq, lambda ev: self.pim_respond(req, done))
+            self.seq += 1
+            return
         if req.tier == "sp":
             leave = end = self.scratchpads[req.unit].serve(now, req.addr, req.size, req.kind)
         else:
@@ -690,6 +730,13 @@ class Machine:
         # network = request transit + response transit (delivery - time the response leaves
         # the server; for DRAM atomics the result time, not the write-back end)
         req.on_done(d, (req.arrive_ps - req.send_ps) + (d - leave))
+
+    def pim_respond(self, req: Request, done: int) -> None:
+        """A PIM op's data is consumed at done: its response goes back to the thread."""
+        d = self.traverse(self.path(req.dst, req.src), req.resp_bytes, cdiv(done, self.cycle),
+                          req.origin) * self.cycle
+        self.note_end(d)
+        req.on_done(d, (req.arrive_ps - req.send_ps) + (d - done))
 
     def host_access(self, core: int, t: int, req_bytes: int, resp_bytes: int, origin):
         """Resolved at issue: returns (arrival ps, serve end ps, delivery ps)."""
@@ -770,7 +817,16 @@ class Machine:
         if code > PIM:
             raise self.fail(th, E_OP)
         if code == PIM:
-            raise self.fail(th, E_PIM)
+            if space != DRAM:
+                raise self.fail(th, E_PIM)
+            if size <= 0:
+                raise self.fail(th, E_SIZE)
+            self.check_dram(th, addr, addr + 1)
+            g, local, _ = self.dram_target(addr)
+            first, n = self.controllers[g].pim_columns(local, size)
+            tm = self.pim_timing
+            if first + n > tm.rows * tm.columns_per_row:
+                raise self.fail(th, E_PIM_ROWS)
         if code in (LOAD, STORE, ATOMIC):
             self.check_space(th, space)
             # (the ATOMIC kind, sub & 3, does not change timing and is not checked)
@@ -820,6 +876,11 @@ class Machine:
             self.issue_atomic(th, t, op, space, origin)
         elif code == DMA:
             self.issue_dma(th, t, op, origin)
+        elif code == PIM:
+            g, local, dst = self.dram_target(addr)
+            self.send_request(t, origin, self.core_loc(th.core), "pim", g, dst, local, size,
+                              READ, sp.header_bytes, sp.header_bytes, False,
+                              self.thread_done_cb(th, t, ST_DRAM, False))
         elif code == WAIT:
             job = th.handles[op[10]]
             if job.complete:

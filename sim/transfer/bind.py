@@ -28,6 +28,10 @@ Binding rule (all arithmetic on integers; 10**12 ps per second):
     of place p >= 0 goes to instance p % k at flops_per_s_U / k:
     demand = ceil(F * k * 10**12 / flops_per_s_U); a task of place -1 to U's own resource
     at the whole flops_per_s_U.
+  * A TRANSFER between S and D for which the platform has a route (S, D) (platform.py: a
+    PIM unit reading its banks, compute inside a tier) is served by the route's resource at
+    the route's bandwidth for the shape of its side (the source's shape at read fraction
+    1, or the destination's at 0), with the route's latency, instead of the rule above.
 A memory or unit that tasks use but the platform lacks is a UserError naming it and
 listing what the platform has.
 
@@ -230,6 +234,13 @@ def _stream_bytes(addr, nbytes, group):  # pragma: no cover - numba
 def _transfer_binding(src: str, dst: str, shape_s: int, shape_d: int,
                       platform: Platform) -> tuple[str, int, int, int]:
     """(resource, bytes/s, latency ps, bytes moved per byte transferred) of one shape."""
+    route = platform.routes.get((src, dst))
+    if route is not None:
+        if route.side == "src":
+            bw = _positive(route.bandwidth.bytes_per_s(shape_s, 1.0), src, shape_s)
+        else:
+            bw = _positive(route.bandwidth.bytes_per_s(shape_d, 0.0), dst, shape_d)
+        return route.resource, bw, route.latency_ps, 1
     if src == dst:
         m, shape = platform.memories[src], min(shape_s, shape_d)
         return m.resource, _positive(m.bandwidth.bytes_per_s(shape, 0.5), src, shape), \

@@ -1,22 +1,33 @@
 """The hardware as the transfer level sees it: named memories and compute units on resources.
 
-A ``Platform`` is three tables, no behaviour per kind of hardware:
+A ``Platform`` is four tables, no behaviour per kind of hardware:
   * ``memories``: name -> ``MemoryPort`` (the resource that serves its traffic, a bandwidth
     function of the access shape, and a latency added after each transfer);
   * ``units``: name -> ``ComputeUnit`` (its resource, FLOP/s, latency and instances);
-  * the resources are the distinct resource names of both tables, memories first, in
-    insertion order; several memories or units may share one resource. A unit with
-    ``instances`` = k > 1 (an xPU's tensor cores as k SMs) adds k more resources after its
-    own, named ``<resource>[0]`` .. ``<resource>[k-1]`` (``ComputeUnit.instance_resource``):
-    instance i serves the tasks of places p with p % k == i, each at flops_per_s / k, so
-    a kernel with fewer thread blocks than SMs cannot use the idle SMs' FLOPs. The unit's
-    own resource still serves tasks without a place (place -1) at the whole flops_per_s.
-    The pooled resource and the instances are separate queues (an approximation: a
-    place -1 task does not slow the per-place tasks it runs beside).
+  * ``routes``: (source, destination) -> ``MemoryPort``: a path that does not follow the
+    bottleneck rule of sim/transfer/bind.py, such as a PIM unit reading its HBM banks at a
+    multiple of the stack's external bandwidth, or in-storage compute reading its flash
+    without crossing the host link. A route's bandwidth is priced at the access shape of
+    its ``side`` ("src" or "dst": the memory it reads or writes);
+  * ``places``: name -> ``Place`` (a compute unit and the memory its operands are staged
+    in: the xPU is ("sram", "tensor"), a PIM unit or a tier's compute ("<name>.buf",
+    "<name>")), what placements (workloads/llm/placement.py) choose between.
+The resources are the distinct resource names of the memories, routes and units, in that
+order; several may share one resource, and then they share it in time (processor
+sharing): an xPU reading HBM and a PIM unit reading the same stacks' banks (Duplex's
+bank bundles serve one at a time) each get a share of the stacks' time, at their own
+rate. A unit with ``instances`` = k > 1 (an xPU's tensor cores as k SMs) adds k more
+resources after its own, named ``<resource>[0]`` .. ``<resource>[k-1]``
+(``ComputeUnit.instance_resource``): instance i serves the tasks of places p with
+p % k == i, each at flops_per_s / k, so a kernel with fewer thread blocks than SMs cannot
+use the idle SMs' FLOPs. The unit's own resource still serves tasks without a place
+(place -1) at the whole flops_per_s. The pooled resource and the instances are separate
+queues (an approximation: a place -1 task does not slow the per-place tasks beside it).
 A bandwidth is any object with ``bytes_per_s(chunk_bytes, read_fraction) -> int``: a
-measured ``CalibratedBandwidth`` (a CalibrationTable times a count of identical devices)
-or a ``FlatBandwidth`` (an on-chip SRAM, later a link). Later tiers (host memory behind a
-link, flash, PIM units) are more rows in these tables, not new code in the binder.
+measured ``CalibratedBandwidth`` (a CalibrationTable times a count of identical devices),
+a ``FlatBandwidth`` (an on-chip SRAM), a link (sim/memory/link.py), a flash device
+(``FlashBandwidth``: sim/memory/flash.py's request-level model, run at the tier's queue
+depth), or ``LesserBandwidth`` / ``ScaledBandwidth`` of those.
 
 ``platform_for_xpu`` builds the platform of an xPU (sim/xpu.py):
   * "hbm": the calibration table of ``xpu.hbm_preset`` times ``xpu.hbm_stacks`` (the device
@@ -26,7 +37,21 @@ link, flash, PIM units) are more rows in these tables, not new code in the binde
     carries no SRAM latency; it is small beside HBM's and hidden by the pipelined loads);
   * "tensor": ``xpu.flops_per_s``, latency 0 (XpuSpec carries none); with
     ``per_sm_compute`` one instance per SM (``xpu.sms``), see above. Off by default: the
-    pooled unit is what the summaries and benchmarks were written against.
+    pooled unit is what the summaries and benchmarks were written against;
+  * each tier (sim/tier.py) T: memory "T". A DRAM tier is its preset's calibration table
+    times its channels; behind a link, the lesser of that and the link (sim/memory/link.py,
+    per-transfer overhead included), served by resource "T" or "T.link", whichever has the
+    lower peak (every transfer to or from T crosses both; the engine charges the
+    bottleneck). A flash tier is the request-level flash model's sustained read bandwidth
+    for the shape at the tier's queue depth, its host link included, times its devices,
+    on resource "T". Latency: the memory's plus the link's;
+  * a tier with ``compute``: unit "T" and place ("T.buf", "T"); the unit reads and writes
+    T through a route on resource "T" at the device's own bandwidth (no link: in-storage or
+    host-side compute), and data from elsewhere reaches "T.buf" over the link, resource
+    "T.link";
+  * each PIM unit P (sim/pim.py): unit "P" at ``flops_per_s`` of the stacks' peak
+    bandwidth, place ("P.buf", "P"); routes hbm <-> P.buf on resource "hbm" at
+    ``bandwidth_multiple`` x the device's peak HBM bandwidth, latency the PIM's.
 """
 
 from __future__ import annotations
@@ -36,6 +61,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from sim.memory.calibration import CalibrationTable, load_calibration
+from sim.tier import TierSpec
 from sim.xpu import XpuSpec
 
 
@@ -65,10 +91,62 @@ class CalibratedBandwidth:
 
 
 @dataclass(frozen=True)
+class LesserBandwidth:
+    """The lower of two bandwidths for each shape (a memory behind a link)."""
+
+    a: Bandwidth
+    b: Bandwidth
+
+    def bytes_per_s(self, chunk_bytes: int, read_fraction: float) -> int:
+        return min(self.a.bytes_per_s(chunk_bytes, read_fraction),
+                   self.b.bytes_per_s(chunk_bytes, read_fraction))
+
+
+@dataclass(frozen=True)
+class ScaledBandwidth:
+    """``multiple`` x a bandwidth (identical devices striped)."""
+
+    base: Bandwidth
+    multiple: int
+
+    def bytes_per_s(self, chunk_bytes: int, read_fraction: float) -> int:
+        return self.multiple * self.base.bytes_per_s(chunk_bytes, read_fraction)
+
+
+@dataclass(frozen=True)
+class FlashBandwidth:
+    """A flash device (sim/memory/flash.py) read at ``queue_depth`` outstanding requests of
+    the shape's size; ``through_link`` False for compute inside the drive. Writes are
+    priced as reads (an assumption stated in docs/tiers.md)."""
+
+    spec: object  # sim.memory.flash.FlashSpec
+    queue_depth: int
+    through_link: bool = True
+
+    def bytes_per_s(self, chunk_bytes: int, read_fraction: float) -> int:
+        from sim.memory.flash import flash_read_bandwidth
+
+        return flash_read_bandwidth(self.spec, max(1, int(chunk_bytes)), self.queue_depth,
+                                    through_link=self.through_link)
+
+
+@dataclass(frozen=True)
 class MemoryPort:
     resource: str
     bandwidth: Bandwidth
     latency_ps: int = 0
+    side: str = "src"  # a route's memory: whose access shape prices it ("src" or "dst")
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a kernel can run: the memory its operands are staged in and its compute unit."""
+
+    buffer: str
+    unit: str
+
+
+XPU_PLACE = "xpu"
 
 
 @dataclass(frozen=True)
@@ -92,11 +170,15 @@ class Platform:
     name: str
     memories: Mapping[str, MemoryPort] = field(default_factory=dict)
     units: Mapping[str, ComputeUnit] = field(default_factory=dict)
+    routes: Mapping[tuple[str, str], MemoryPort] = field(default_factory=dict)
+    places: Mapping[str, Place] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name, m in self.memories.items():
+        for name, m in [*self.memories.items(), *self.routes.items()]:
             if m.latency_ps < 0:
                 raise ValueError(f"memory {name}: latency must be >= 0")
+            if m.side not in ("src", "dst"):
+                raise ValueError(f"memory {name}: side must be 'src' or 'dst'")
         for name, u in self.units.items():
             if u.flops_per_s <= 0 or u.latency_ps < 0:
                 raise ValueError(f"unit {name}: needs flops_per_s > 0 and latency >= 0")
@@ -107,6 +189,7 @@ class Platform:
     def resources(self) -> tuple[str, ...]:
         """Distinct resource names, memories' first, in table order (the engine's indices)."""
         names = [m.resource for m in self.memories.values()]
+        names += [r.resource for r in self.routes.values()]
         for u in self.units.values():
             names += [u.resource] + u.instance_resources()
         return tuple(dict.fromkeys(names))
@@ -114,17 +197,85 @@ class Platform:
 
 def platform_for_xpu(xpu: XpuSpec, table: CalibrationTable | None = None, *,
                      per_sm_compute: bool = False) -> Platform:
-    """The xPU's HBM, SRAM and tensor unit (see the module docstring); ``table`` overrides
-    the stored calibration of ``xpu.hbm_preset`` (tests, what-if studies);
-    ``per_sm_compute`` gives the tensor unit one instance per SM."""
+    """The xPU's HBM, SRAM and tensor unit, its tiers and PIM units (see the module
+    docstring); ``table`` overrides the stored calibration of ``xpu.hbm_preset`` (tests,
+    what-if studies); ``per_sm_compute`` gives the tensor unit one instance per SM."""
     table = table if table is not None else load_calibration(xpu.hbm_preset)
     sram = xpu.sms * xpu.sram_bytes_per_clock_per_sm * xpu.clock_hz
-    return Platform(
-        name=xpu.name,
-        memories={
-            "hbm": MemoryPort("hbm", CalibratedBandwidth(table, xpu.hbm_stacks), xpu.hbm_latency_ps),
-            "sram": MemoryPort("sram", FlatBandwidth(sram), 0),
-        },
-        units={"tensor": ComputeUnit("tensor", xpu.flops_per_s, 0,
-                                     xpu.sms if per_sm_compute else 1)},
-    )
+    memories = {
+        "hbm": MemoryPort("hbm", CalibratedBandwidth(table, xpu.hbm_stacks), xpu.hbm_latency_ps),
+        "sram": MemoryPort("sram", FlatBandwidth(sram), 0),
+    }
+    units = {"tensor": ComputeUnit("tensor", xpu.flops_per_s, 0,
+                                   xpu.sms if per_sm_compute else 1)}
+    routes: dict[tuple[str, str], MemoryPort] = {}
+    places = {XPU_PLACE: Place("sram", "tensor")}
+    for tier in xpu.tiers:
+        _add_tier(tier, memories, units, routes, places)
+    for pim in xpu.pim:
+        internal = FlatBandwidth(pim.spec.internal_bytes_per_s(xpu.hbm_bytes_per_s))
+        buf = f"{pim.name}.buf"
+        memories[buf] = MemoryPort("hbm", internal, pim.spec.latency_ps)
+        routes[("hbm", buf)] = MemoryPort("hbm", internal, pim.spec.latency_ps, "src")
+        routes[(buf, "hbm")] = MemoryPort("hbm", internal, pim.spec.latency_ps, "dst")
+        units[pim.name] = ComputeUnit(pim.name, pim.spec.flops_per_s(xpu.hbm_bytes_per_s))
+        places[pim.name] = Place(buf, pim.name)
+    return Platform(name=xpu.name, memories=memories, units=units, routes=routes,
+                    places=places)
+
+
+def tier_bandwidths(tier: TierSpec) -> tuple[Bandwidth, Bandwidth | None, int]:
+    """(the device's own bandwidth, its link's or None, the device's latency in ps)."""
+    if tier.kind == "flash":
+        from sim.memory.flash import load_flash
+
+        spec = load_flash(tier.preset)
+        device = ScaledBandwidth(FlashBandwidth(spec, tier.queue_depth, False), tier.devices)
+        link = ScaledBandwidth(_FlashLink(spec), tier.devices)
+        # a page's first byte: controller, then the die's read (the link's latency is added
+        # by the caller)
+        return device, link, spec.controller_latency_ps + spec.t_read_ps
+    device = CalibratedBandwidth(load_calibration(tier.preset), tier.devices)
+    return device, tier.link, tier.latency_ps
+
+
+@dataclass(frozen=True)
+class _FlashLink:
+    spec: object
+
+    def bytes_per_s(self, chunk_bytes: int, read_fraction: float) -> int:
+        return self.spec.link_bytes_per_s
+
+
+def _peak(bw: Bandwidth) -> int:
+    return bw.bytes_per_s(1 << 30, 1.0)
+
+
+def _add_tier(tier: TierSpec, memories: dict, units: dict, routes: dict, places: dict) -> None:
+    device, link, latency = tier_bandwidths(tier)
+    link_latency = 0 if link is None else getattr(tier.link, "latency_ps", 0)
+    if tier.kind == "flash":
+        from sim.memory.flash import load_flash
+
+        spec = load_flash(tier.preset)
+        link_latency = spec.link_latency_ps
+        # the flash model prices its own link (shared by all the drive's reads)
+        path = ScaledBandwidth(FlashBandwidth(spec, tier.queue_depth, True), tier.devices)
+        resource = tier.name
+    elif link is None:
+        path, resource = device, tier.name
+    else:
+        path = LesserBandwidth(device, link)
+        resource = tier.name if _peak(device) <= _peak(link) else f"{tier.name}.link"
+    memories[tier.name] = MemoryPort(resource, path, latency + link_latency)
+    if not tier.has_compute:
+        return
+    buf = f"{tier.name}.buf"
+    if link is None:
+        memories[buf] = MemoryPort(tier.name, device, latency)
+    else:
+        memories[buf] = MemoryPort(f"{tier.name}.link", link, link_latency)
+    routes[(tier.name, buf)] = MemoryPort(tier.name, device, latency, "src")
+    routes[(buf, tier.name)] = MemoryPort(tier.name, device, latency, "dst")
+    units[tier.name] = ComputeUnit(tier.name, tier.compute_flops_per_s)
+    places[tier.name] = Place(buf, tier.name)

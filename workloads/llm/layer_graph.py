@@ -41,9 +41,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from workloads.llm.model_spec import ModelSpec
+from workloads.llm.placement import (
+    HBM,
+    SRAM,
+    TENSOR,
+    XPU_NAMES,
+    LayerPlacement,
+    PlaceNames,
+    place_names,
+)
 from workloads.llm.taskgraph import TaskGraph, TaskGraphBuilder
 
-HBM, SRAM, TENSOR = "hbm", "sram", "tensor"
+__all__ = ["HBM", "SRAM", "TENSOR"]
 WEIGHT_CHUNKS = 4  # pipelined weight chunks per GEMM: overlap of streaming and FLOPs
 
 
@@ -69,24 +78,40 @@ class GemmTasks:
 
 def add_gemm(b: TaskGraphBuilder, *, label: str, deps: list[int], act_bytes: int,
              act_run: int, weight_bytes: int, weight_run: int, flops: int, out_bytes: int,
-             chunks: int = WEIGHT_CHUNKS) -> GemmTasks:
-    """One GEMM kernel (see the module docstring); ``*_run``: contiguous bytes per run."""
+             chunks: int = WEIGHT_CHUNKS, weights_from: str = HBM,
+             place: PlaceNames = XPU_NAMES, weight_deps: list[int] | None = None) -> GemmTasks:
+    """One GEMM kernel (see the module docstring); ``*_run``: contiguous bytes per run.
+
+    ``weights_from``: the memory the weights stream from; ``place``: where the kernel runs
+    (its buffer and unit, workloads/llm/placement.py); ``weight_deps``: what the first
+    weight read waits for besides ``deps`` (a prefetch of the weights into HBM).
+    """
     chunks = max(1, min(chunks, weight_bytes))
     w_parts = split_evenly(weight_bytes, chunks)
     f_parts = split_evenly(flops, chunks)
-    act = b.transfer(HBM, SRAM, act_bytes, chunk=min(act_run, act_bytes), deps=deps,
+    act = b.transfer(HBM, place.buffer, act_bytes, chunk=min(act_run, act_bytes), deps=deps,
                      label=label)
     weights: list[int] = []
     computes: list[int] = []
     for i in range(chunks):
-        w_deps = deps if i == 0 else [weights[-1]]
+        w_deps = deps + (weight_deps or []) if i == 0 else [weights[-1]]
         nbytes = int(w_parts[i])
-        weights.append(b.transfer(HBM, SRAM, nbytes, chunk=min(weight_run, nbytes),
-                                  deps=w_deps, label=label))
+        weights.append(b.transfer(weights_from, place.buffer, nbytes,
+                                  chunk=min(weight_run, nbytes), deps=w_deps, label=label))
         c_deps = [act, weights[-1]] if i == 0 else [weights[-1], computes[-1]]
-        computes.append(b.compute(TENSOR, int(f_parts[i]), deps=c_deps, label=label))
-    out = b.transfer(SRAM, HBM, out_bytes, deps=[computes[-1]], label=label)
+        computes.append(b.compute(place.unit, int(f_parts[i]), deps=c_deps, label=label))
+    out = b.transfer(place.buffer, HBM, out_bytes, deps=[computes[-1]], label=label)
     return GemmTasks(act, weights, computes, out)
+
+
+@dataclass
+class ExpertGroup:
+    """The experts [lo, hi) one place serves, and the ids of their weight reads."""
+
+    lo: int
+    hi: int
+    up_reads: list[int]
+    down_reads: list[int]
 
 
 @dataclass
@@ -95,7 +120,7 @@ class LayerTasks:
 
     attention_start: int  # first task id of the attention graph
     attention_count: int
-    expert_weight_reads: list[int] = field(default_factory=list)  # MoE: up, then down
+    expert_groups: list[ExpertGroup] = field(default_factory=list)
     sinks: list[int] = field(default_factory=list)
 
 
@@ -105,79 +130,118 @@ def expert_weight_bytes(model: ModelSpec) -> tuple[int, int]:
     return (model.ffn_matrices - 1) * per_matrix, per_matrix
 
 
+def layer_weight_bytes(model: ModelSpec) -> int:
+    """Bytes of one decoder layer's weights (projections, router, FFN or all experts)."""
+    e, h, d = model.bytes_per_element, model.hidden, model.head_dim
+    attn = h * (model.heads + 2 * model.kv_heads) * d * e + model.heads * d * h * e
+    up, down = expert_weight_bytes(model)
+    router = h * model.experts * e if model.experts > 1 else 0
+    return attn + router + model.experts * (up + down)
+
+
+def expert_ranges(experts: int, shares: list[int]) -> list[tuple[int, int]]:
+    """Consecutive expert ranges of the given sizes (a share of 0: all experts)."""
+    if len(shares) == 1 and shares[0] == 0:
+        return [(0, experts)]
+    bounds = np.concatenate([[0], np.cumsum(shares)])
+    if bounds[-1] != experts:
+        raise ValueError(f"expert shares {shares} do not add up to {experts} experts")
+    return [(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 def add_layer(b: TaskGraphBuilder, model: ModelSpec, *, tokens: int, attention: TaskGraph,
               deps: list[int], expert_tokens: np.ndarray | None = None,
-              qkv_writes_kv: bool = True, weight_chunks: int = WEIGHT_CHUNKS) -> LayerTasks:
+              qkv_writes_kv: bool = True, weight_chunks: int = WEIGHT_CHUNKS,
+              placement: LayerPlacement | None = None,
+              weight_deps: list[int] | None = None) -> LayerTasks:
     """Append one decoder layer processing ``tokens`` tokens after the tasks ``deps``.
 
     ``attention``: the layer's attention graph for these tokens. ``expert_tokens``: for a
     mixture of experts, how many tokens each expert received (moe_routing); ignored for a
     dense FFN. ``qkv_writes_kv``: whether the QKV projection writes k and v to HBM (False
     when the attention graph appends them to the cache itself, as decode's does).
+    ``placement``: where the weights are and where the kernels run (placement.py; default:
+    all in HBM on the xPU); ``weight_deps``: what the layer's weight reads wait for (their
+    prefetch into HBM).
     """
+    lp = placement or LayerPlacement()
     e = model.bytes_per_element
     h, d = model.hidden, model.head_dim
     qkv_width = (model.heads + 2 * model.kv_heads) * d
     row = h * e  # one token's hidden vector: the contiguous run of activation reads
     written = qkv_width if qkv_writes_kv else model.heads * d
+    proj = place_names(lp.projections)
+    wk = dict(chunks=weight_chunks, weights_from=lp.weights, weight_deps=weight_deps)
     qkv = add_gemm(b, label="qkv_proj", deps=deps, act_bytes=tokens * row, act_run=row,
                    weight_bytes=h * qkv_width * e, weight_run=h * qkv_width * e,
                    flops=2 * tokens * h * qkv_width, out_bytes=tokens * written * e,
-                   chunks=weight_chunks)
+                   place=proj, **wk)
     start = len(b)
     attn_sinks = b.add_graph(attention, deps=[qkv.out_write])
     o_width = model.heads * d
     o = add_gemm(b, label="o_proj", deps=[int(s) for s in attn_sinks],
                  act_bytes=tokens * o_width * e, act_run=o_width * e,
                  weight_bytes=o_width * h * e, weight_run=o_width * h * e,
-                 flops=2 * tokens * o_width * h, out_bytes=tokens * row, chunks=weight_chunks)
+                 flops=2 * tokens * o_width * h, out_bytes=tokens * row, place=proj, **wk)
     layer = LayerTasks(start, attention.n)
+    up_bytes, down_bytes = expert_weight_bytes(model)
     if model.experts == 1:
-        up_bytes, down_bytes = expert_weight_bytes(model)
+        if len(lp.ffn) != 1:
+            raise ValueError("a dense FFN runs on one place")
+        at = place_names(lp.ffn[0][0])
         up = add_gemm(b, label="ffn", deps=[o.out_write], act_bytes=tokens * row,
                       act_run=row, weight_bytes=up_bytes, weight_run=up_bytes,
                       flops=2 * tokens * h * model.ffn * (model.ffn_matrices - 1),
-                      out_bytes=tokens * model.ffn * e, chunks=weight_chunks)
+                      out_bytes=tokens * model.ffn * e, place=at, **wk)
         down = add_gemm(b, label="ffn", deps=[up.out_write],
                         act_bytes=tokens * model.ffn * e, act_run=model.ffn * e,
                         weight_bytes=down_bytes, weight_run=down_bytes,
                         flops=2 * tokens * model.ffn * h, out_bytes=tokens * row,
-                        chunks=weight_chunks)
-    else:
-        if expert_tokens is None or len(expert_tokens) != model.experts:
-            raise ValueError(f"a mixture of experts needs {model.experts} expert_tokens")
-        routed = int(np.sum(expert_tokens))
-        active = int(np.count_nonzero(expert_tokens))
-        router = add_gemm(b, label="moe.router", deps=[o.out_write], act_bytes=tokens * row,
-                          act_run=row, weight_bytes=h * model.experts * e,
-                          weight_run=h * model.experts * e,
-                          flops=2 * tokens * h * model.experts,
-                          out_bytes=tokens * model.experts * e, chunks=1)
-        up_bytes, down_bytes = expert_weight_bytes(model)
+                        place=at, **wk)
+        layer.sinks = [down.out_write]
+        return layer
+    if expert_tokens is None or len(expert_tokens) != model.experts:
+        raise ValueError(f"a mixture of experts needs {model.experts} expert_tokens")
+    router = add_gemm(b, label="moe.router", deps=[o.out_write], act_bytes=tokens * row,
+                      act_run=row, weight_bytes=h * model.experts * e,
+                      weight_run=h * model.experts * e,
+                      flops=2 * tokens * h * model.experts,
+                      out_bytes=tokens * model.experts * e, place=proj,
+                      **{**wk, "chunks": 1})
+    ranges = expert_ranges(model.experts, [share for _, share in lp.ffn])
+    for (where, _), (lo, hi) in zip(lp.ffn, ranges, strict=True):
+        group = np.asarray(expert_tokens[lo:hi])
+        routed = int(np.sum(group))
+        active = int(np.count_nonzero(group))
+        at = place_names(where)
+        # a place whose experts got no token this step still runs (empty) kernels, so the
+        # graph's structure is the same in every step (decode_steps_graph tiles it)
         up = add_gemm(b, label="moe.experts", deps=[router.out_write],
-                      act_bytes=routed * row, act_run=row, weight_bytes=active * up_bytes,
-                      weight_run=up_bytes,
+                      act_bytes=max(1, routed * row), act_run=row,
+                      weight_bytes=max(1, active * up_bytes), weight_run=up_bytes,
                       flops=2 * routed * h * model.ffn * (model.ffn_matrices - 1),
-                      out_bytes=routed * model.ffn * e, chunks=weight_chunks)
+                      out_bytes=max(1, routed * model.ffn * e), place=at, **wk)
         down = add_gemm(b, label="moe.experts", deps=[up.out_write],
-                        act_bytes=routed * model.ffn * e, act_run=model.ffn * e,
-                        weight_bytes=active * down_bytes, weight_run=down_bytes,
+                        act_bytes=max(1, routed * model.ffn * e), act_run=model.ffn * e,
+                        weight_bytes=max(1, active * down_bytes), weight_run=down_bytes,
                         flops=2 * routed * model.ffn * h, out_bytes=tokens * row,
-                        chunks=weight_chunks)
-        layer.expert_weight_reads = up.weight_reads + down.weight_reads
-    layer.sinks = [down.out_write]
+                        place=at, **wk)
+        layer.expert_groups.append(ExpertGroup(lo, hi, up.weight_reads, down.weight_reads))
+        layer.sinks.append(down.out_write)
     return layer
 
 
 def add_lm_head(b: TaskGraphBuilder, model: ModelSpec, *, tokens: int, deps: list[int],
-                weight_chunks: int = WEIGHT_CHUNKS) -> GemmTasks:
+                weight_chunks: int = WEIGHT_CHUNKS, weights_from: str = HBM,
+                place: PlaceNames = XPU_NAMES) -> GemmTasks:
     """Logits of ``tokens`` tokens: x @ W_vocab (the final norm fused into the read)."""
     e = model.bytes_per_element
     w = model.hidden * model.vocab * e
     return add_gemm(b, label="lm_head", deps=deps, act_bytes=tokens * model.hidden * e,
                     act_run=model.hidden * e, weight_bytes=w, weight_run=w,
                     flops=2 * tokens * model.hidden * model.vocab,
-                    out_bytes=tokens * model.vocab * e, chunks=weight_chunks)
+                    out_bytes=tokens * model.vocab * e, chunks=weight_chunks,
+                    weights_from=weights_from, place=place)
 
 
 def layer_graph(model: ModelSpec, *, tokens: int, attention: TaskGraph,

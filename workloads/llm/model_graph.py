@@ -233,17 +233,21 @@ def _rewrite_expert_reads(g: TaskGraph, n: int, model: ModelSpec, layers: list[L
                           steps: int, batch: int, *, seed: int, skew: float,
                           weight_chunks: int) -> None:
     """Copy k's expert weight reads follow the routing drawn for step k."""
-    active = np.stack([np.count_nonzero(expert_loads(model, batch, seed=(seed, k), skew=skew),
-                                        axis=1) for k in range(steps)])  # (steps, layers)
+    loads = np.stack([expert_loads(model, batch, seed=(seed, k), skew=skew)
+                      for k in range(steps)])  # (steps, layers, experts)
     up_bytes, down_bytes = expert_weight_bytes(model)
-    n_up = len(layers[0].expert_weight_reads) // 2
-    n_down = len(layers[0].expert_weight_reads) - n_up
-    if n_up != weight_chunks or n_down != weight_chunks:
-        raise ValueError("expert weight reads are not split into weight_chunks chunks")
-    parts = np.concatenate([split_evenly(active * up_bytes, n_up),
-                            split_evenly(active * down_bytes, n_down)], axis=-1)
-    runs = np.array([up_bytes] * n_up + [down_bytes] * n_down, np.int64)
-    ids = np.array([layer.expert_weight_reads for layer in layers], np.int64)  # (layers, c)
-    idx = (np.arange(steps, dtype=np.int64)[:, None, None] * n + ids[None]).ravel()
-    g.tasks["nbytes"][idx] = parts.ravel()
-    g.tasks["chunk"][idx] = np.minimum(runs[None, None, :], parts).ravel()
+    for gi, group in enumerate(layers[0].expert_groups):
+        active = np.count_nonzero(loads[:, :, group.lo:group.hi], axis=2)  # (steps, layers)
+        n_up, n_down = len(group.up_reads), len(group.down_reads)
+        if n_up != weight_chunks or n_down != weight_chunks:
+            raise ValueError("expert weight reads are not split into weight_chunks chunks")
+        # a group without a token in a step still reads 1 byte (layer_graph.add_layer)
+        parts = np.concatenate([split_evenly(np.maximum(1, active * up_bytes), n_up),
+                                split_evenly(np.maximum(1, active * down_bytes), n_down)],
+                               axis=-1)
+        runs = np.array([up_bytes] * n_up + [down_bytes] * n_down, np.int64)
+        ids = np.array([layer.expert_groups[gi].up_reads + layer.expert_groups[gi].down_reads
+                        for layer in layers], np.int64)  # (layers, chunks)
+        idx = (np.arange(steps, dtype=np.int64)[:, None, None] * n + ids[None]).ravel()
+        g.tasks["nbytes"][idx] = parts.ravel()
+        g.tasks["chunk"][idx] = np.minimum(runs[None, None, :], parts).ravel()
