@@ -47,7 +47,7 @@ KEYS = {
                          "layout", "kv_bits", "retained", "shared_prefix", "layers",
                          "granularity"),
     "llm": (*COMMON, "model", "precision", "phase", "batch", "context", "prompt", "steps",
-            "layout", "kv_bits", "retained", "shared_prefix", "expert_skew"),
+            "layout", "kv_bits", "retained", "shared_prefix", "expert_skew", "placement"),
 }
 ALGORITHMS = ("standard", "flash")
 PHASES = ("decode", "prefill")
@@ -272,13 +272,21 @@ def kv_fit(model: ModelSpec, xpu: XpuSpec, layout: Any, contexts: np.ndarray,
            p: Mapping[str, Any]) -> dict[str, Any]:
     """KV utilisation, allocated and token bytes, and the largest batch of such requests
     beside the weights; UserError when the weights or this batch's KV do not fit."""
+    from sim.llm.placement import capacity_of
     from workloads.llm.kv_layout import check_kv_fits, max_batch
 
-    free = xpu.hbm_capacity_bytes - weight_bytes(model)
-    if free <= 0:
+    place = p.get("placement") or {"weights": "hbm", "kv": "hbm"}
+    w_cap = capacity_of(xpu, place["weights"])
+    if weight_bytes(model) > w_cap:
         raise UserError(f"{model.name}'s weights need {weight_bytes(model) / 2**30:.1f} GiB, "
-                        f"more than the {xpu.hbm_capacity_bytes / 2**30:.1f} GiB of "
-                        f"{xpu.name}'s HBM")
+                        f"more than the {w_cap / 2**30:.1f} GiB of {xpu.name}'s "
+                        f"'{place['weights']}'")
+    free = capacity_of(xpu, place["kv"]) - (
+        weight_bytes(model) if place["kv"] == place["weights"] else 0)
+    if free <= 0:
+        raise UserError(f"{model.name}'s weights fill {xpu.name}'s '{place['kv']}' "
+                        f"({capacity_of(xpu, place['kv']) / 2**30:.1f} GiB): no room for "
+                        f"the KV cache")
     kw = dict(kv_bits=p.get("kv_bits"), retained=p.get("retained", 1.0),
               shared_prefix=p.get("shared_prefix", 0))
     usage = check_kv_fits(model, free, layout, contexts, **kw)
@@ -328,9 +336,16 @@ def _decode_attention_params(node: Node, xpu: XpuSpec, seed: int,
 
 
 def _llm_params(node: Node, xpu: XpuSpec, seed: int, base_dir: str) -> dict[str, Any]:
+    from sim.llm.placement import parse_placement
+
     model = _model(node)
     _level(node, "llm")
     phase = _enum(node, "phase", PHASES, "decode")
+    placement = parse_placement(_get(node, "placement"), xpu)
+    if phase == "prefill" and (placement["attention"], placement["kv"]) != ("xpu", "hbm"):
+        raise (_get(node, "placement") or node).error(
+            "prefill attention runs on the xPU with its KV in HBM (placement.attention: xpu, "
+            "placement.kv: hbm)")
     if phase == "prefill":
         prec = _get(node, "precision")
         p = {"model": model_ref(node), "phase": phase, "batch": _int(node, "batch"),
@@ -340,11 +355,12 @@ def _llm_params(node: Node, xpu: XpuSpec, seed: int, base_dir: str) -> dict[str,
                                              f"{model.name}'s maximum context of "
                                              f"{model.max_context}")
         contexts = np.full(p["batch"], p["prompt"], np.int64)
-        _check_fits(node, model, xpu, _layout(node, model), contexts, {})
+        p["placement"] = placement
+        _check_fits(node, model, xpu, _layout(node, model), contexts, {"placement": placement})
         p["layout"] = layout_params(_plain(_get(node, "layout")))
     else:
         p = {"phase": phase, **_decode_common(node, model),
-             "steps": _int(node, "steps", 1)}
+             "steps": _int(node, "steps", 1), "placement": placement}
         contexts = _contexts(node, model, p["batch"], seed, base_dir)
         last = contexts + (p["steps"] - 1)
         if int(last.max()) > model.max_context:
@@ -401,15 +417,60 @@ def build_graph(point: LlmPoint, places: int = 1) -> tuple[TaskGraph, dict[str, 
     from workloads.llm.model_graph import decode_steps_graph, prefill_graph
 
     if p["phase"] == "prefill":
+        placement = _layer_placement(point, model, p["batch"] * p["prompt"], None)
         g = prefill_graph(model, p["batch"], p["prompt"], sram_bytes=point.xpu.sram_bytes_per_sm,
-                          seed=point.seed, expert_skew=p["expert_skew"])
-        return g, {"steps": 1, "tokens": p["batch"] * p["prompt"]}
+                          seed=point.seed, expert_skew=p["expert_skew"], placement=placement)
+        return g, {"steps": 1, "tokens": p["batch"] * p["prompt"],
+                   "extras": _placement_extras(placement)}
     contexts, layout = _decode_inputs(point, model)
+    placement = _layer_placement(point, model, p["batch"], (contexts, layout))
     g = decode_steps_graph(model, contexts, p["steps"], layout=layout, kv_bits=p["kv_bits"],
                            retained=p["retained"], shared_prefix=p["shared_prefix"],
-                           seed=point.seed, expert_skew=p["expert_skew"])
+                           seed=point.seed, expert_skew=p["expert_skew"], placement=placement)
     return g, {"steps": p["steps"], "tokens": p["batch"] * p["steps"],
-               "extras": kv_fit(model, point.xpu, layout, contexts, p)}
+               "extras": {**kv_fit(model, point.xpu, layout, contexts, p),
+                          **_placement_extras(placement)}}
+
+
+def _layer_placement(point: LlmPoint, model: ModelSpec, tokens: int, decode: Any) -> Any:
+    """The resolved placement of every layer (``auto`` decided by the roofline of this
+    point's kernels on its platform); None when the workload places nothing."""
+    from sim.llm.placement import resolve_layer
+    from sim.transfer.platform import platform_for_xpu
+    from workloads.llm.decode_attention import decode_attention_metrics
+    from workloads.llm.layer_graph import expert_weight_bytes
+
+    p = point.workload.get("placement")
+    if not p:
+        return None
+    e, h, d = model.bytes_per_element, model.hidden, model.head_dim
+    proj = h * (model.heads + 2 * model.kv_heads) * d + model.heads * d * h
+    up, down = expert_weight_bytes(model)
+    per_expert = (up + down) // e
+    active = min(model.experts, tokens * model.top_k)
+    kernels = {"projections": (2 * tokens * proj, proj * e),
+               "ffn": (2 * tokens * model.top_k * per_expert, active * per_expert * e)}
+    if decode is not None:
+        contexts, layout = decode
+        shape = AttentionShape(batch=len(contexts), heads=model.heads, seq_q=1,
+                               seq_kv=int(contexts.max()), head_dim=d,
+                               kv_heads=model.kv_heads, bytes_per_element=e)
+        m = decode_attention_metrics(shape, contexts, layout=layout,
+                                     kv_bits=point.workload.get("kv_bits"),
+                                     retained=point.workload.get("retained", 1.0),
+                                     shared_prefix=point.workload.get("shared_prefix", 0))
+        kernels["attention"] = (m.flops, m.hbm_bytes)
+    else:
+        kernels["attention"] = (1, 1)  # prefill: attention stays on the xPU
+    return resolve_layer(p, platform_for_xpu(device_for(point)), point.xpu, kernels)
+
+
+def _placement_extras(placement: Any) -> dict[str, Any]:
+    from sim.llm.placement import summary_of
+
+    if placement is None:
+        return {}
+    return {f"placed.{k}": v for k, v in summary_of(placement).items()}
 
 
 def _decode_inputs(point: LlmPoint, model: ModelSpec) -> tuple[np.ndarray, Any]:
@@ -516,6 +577,11 @@ def _result(point: LlmPoint, graph: Any, time_ps: int, summary: dict[str, Any],
                 "utilization": bw / peak if peak else 0.0}
 
     hbm = tier("hbm", xpu.hbm_bytes_per_s)
+    tiers = {"hbm": hbm, "sram": tier("sram", xpu.sram_bytes_per_clock_per_sm * xpu.sms
+                                      * xpu.clock_hz)}
+    for t in xpu.tiers:
+        if t.name in graph.memories:
+            tiers[t.name] = tier(t.name, _tier_peak(t))
     steps = facts["steps"]
     metrics: dict[str, Any] = {
         "tasks": graph.n,
@@ -533,13 +599,21 @@ def _result(point: LlmPoint, graph: Any, time_ps: int, summary: dict[str, Any],
             metrics[f"share.{name}"] = share["share"]
     return {
         "sim_time_ns": time_ps / 1e3,
-        "tiers": {"hbm": hbm, "sram": tier("sram", xpu.sram_bytes_per_clock_per_sm * xpu.sms
-                                           * xpu.clock_hz)},
+        "tiers": tiers,
         "compute": {"ops": flops, "peak_ops_per_s": device_for(point).flops_per_s},
         "breakdown": _breakdown(summary),
         "metrics": metrics,
         "summary": summary,
     }
+
+
+def _tier_peak(t: Any) -> int:
+    """A tier's peak as users see it: the lesser of its device and its link, at 1 GiB."""
+    from sim.transfer.platform import LesserBandwidth, tier_bandwidths
+
+    device, link, _ = tier_bandwidths(t)
+    bw = device if link is None else LesserBandwidth(device, link)
+    return bw.bytes_per_s(1 << 30, 1.0)
 
 
 def _breakdown(summary: dict[str, Any]) -> dict[str, float]:

@@ -29,6 +29,7 @@ from workloads.llm.layer_graph import (
 )
 from workloads.llm.model_spec import ModelSpec
 from workloads.llm.moe_routing import route_tokens, tokens_per_expert
+from workloads.llm.placement import HBM, XPU, LayerPlacement, place_names, relocate
 from workloads.llm.taskgraph import TASK_DTYPE, TaskGraph, TaskGraphBuilder
 
 ATTENTION_LABEL = "attention"
@@ -61,17 +62,19 @@ def expert_loads(model: ModelSpec, tokens: int, *, seed: Any, skew: float) -> np
 
 def decode_attention_graph(model: ModelSpec, contexts: np.ndarray, *, layout: Any,
                            kv_bits: int | None = None, retained: float = 1.0,
-                           shared_prefix: int = 0, seed: int = 0) -> TaskGraph:
-    """One layer's decode attention for the batch (workloads/llm/decode_attention.py)."""
+                           shared_prefix: int = 0, seed: int = 0, place: str = XPU,
+                           kv_memory: str = HBM) -> TaskGraph:
+    """One layer's decode attention for the batch (workloads/llm/decode_attention.py), run
+    on ``place`` with the KV cache in ``kv_memory`` (placement.relocate)."""
     from workloads.llm.decode_attention import decode_attention
 
     shape = AttentionShape(batch=len(contexts), heads=model.heads, seq_q=1,
                            seq_kv=int(np.max(contexts)), head_dim=model.head_dim,
                            kv_heads=model.kv_heads, bytes_per_element=model.bytes_per_element)
-    return single_label(decode_attention(
+    return single_label(relocate(decode_attention(
         shape, contexts, layout=layout, kv_bits=kv_bits, retained=retained,
         shared_prefix=shared_prefix, granularity="kernel", seed=seed, label=ATTENTION_LABEL),
-        ATTENTION_LABEL)
+        place, kv_memory), ATTENTION_LABEL)
 
 
 def prefill_attention_graph(model: ModelSpec, batch: int, prompt_len: int, *,
@@ -104,42 +107,60 @@ def single_label(g: TaskGraph, label: str) -> TaskGraph:
 
 def build_model_graph(model: ModelSpec, *, tokens: int, logit_tokens: int, attention: TaskGraph,
                 loads: np.ndarray | None, decode: bool,
-                weight_chunks: int = WEIGHT_CHUNKS) -> tuple[TaskGraph, list[LayerTasks]]:
+                weight_chunks: int = WEIGHT_CHUNKS,
+                placement: LayerPlacement | None = None) -> tuple[TaskGraph, list[LayerTasks]]:
     """All layers (each with ``attention`` and its row of ``loads``) and the LM head.
 
     ``decode``: the attention graph appends the new tokens' K and V to the cache itself.
+    ``placement``: every layer's weights memory and kernel places (placement.py); the LM
+    head reads its weights from the same memory on the projections' place.
     """
+    lp = placement or LayerPlacement()
     b = TaskGraphBuilder()
     deps: list[int] = []
     layers: list[LayerTasks] = []
     for i in range(model.layers):
         layer = add_layer(b, model, tokens=tokens, attention=attention, deps=deps,
                           expert_tokens=None if loads is None else loads[i],
-                          qkv_writes_kv=not decode, weight_chunks=weight_chunks)
+                          qkv_writes_kv=not decode, weight_chunks=weight_chunks,
+                          placement=lp)
         layers.append(layer)
         deps = layer.sinks
-    add_lm_head(b, model, tokens=logit_tokens, deps=deps, weight_chunks=weight_chunks)
+    add_lm_head(b, model, tokens=logit_tokens, deps=deps, weight_chunks=weight_chunks,
+                weights_from=lp.weights, place=place_names(lp.projections))
     return b.build(), layers
 
 
 def _decode_step(model: ModelSpec, contexts: np.ndarray, *, layout: Any, kv_bits: int | None,
                  retained: float, shared_prefix: int, seed: int, step: int, expert_skew: float,
-                 weight_chunks: int) -> tuple[TaskGraph, list[LayerTasks], TaskGraph]:
+                 weight_chunks: int, placement: LayerPlacement | None = None
+                 ) -> tuple[TaskGraph, list[LayerTasks], TaskGraph]:
     batch = len(contexts)
     attention = decode_attention_graph(model, contexts, layout=layout, kv_bits=kv_bits,
                                        retained=retained, shared_prefix=shared_prefix,
-                                       seed=seed)
+                                       seed=seed, **_attention_site(placement))
     loads = expert_loads(model, batch, seed=(seed, step), skew=expert_skew)
     g, layers = build_model_graph(model, tokens=batch, logit_tokens=batch, attention=attention,
-                            loads=loads, decode=True, weight_chunks=weight_chunks)
+                                  loads=loads, decode=True, weight_chunks=weight_chunks,
+                                  placement=placement)
     return g, layers, attention
+
+
+def _attention_site(placement: LayerPlacement | None) -> dict[str, str]:
+    """The attention's place and KV memory (one piece: all KV heads together)."""
+    if placement is None or not placement.attention:
+        return {"place": XPU, "kv_memory": HBM}
+    if len(placement.attention) != 1:
+        raise ValueError("a model graph places all KV heads of a layer together")
+    piece = placement.attention[0]
+    return {"place": piece.place, "kv_memory": piece.kv_memory}
 
 
 def decode_step_graph(model: ModelSpec, contexts: np.ndarray, *, layout: Any,
                       kv_bits: int | None = None, retained: float = 1.0,
                       shared_prefix: int = 0, seed: int = 0, step: int = 0,
-                      expert_skew: float = 0.0,
-                      weight_chunks: int = WEIGHT_CHUNKS) -> TaskGraph:
+                      expert_skew: float = 0.0, weight_chunks: int = WEIGHT_CHUNKS,
+                      placement: LayerPlacement | None = None) -> TaskGraph:
     """One decode step of the batch: every layer, then the LM head, one new token each.
 
     ``step`` selects the step's mixture-of-experts routing (draws from ``(seed, step)``);
@@ -148,13 +169,15 @@ def decode_step_graph(model: ModelSpec, contexts: np.ndarray, *, layout: Any,
     contexts = _check_contexts(model, contexts)
     g, _, _ = _decode_step(model, contexts, layout=layout, kv_bits=kv_bits, retained=retained,
                            shared_prefix=shared_prefix, seed=seed, step=step,
-                           expert_skew=expert_skew, weight_chunks=weight_chunks)
+                           expert_skew=expert_skew, weight_chunks=weight_chunks,
+                           placement=placement)
     return g
 
 
 def prefill_graph(model: ModelSpec, batch: int, prompt_len: int, *, sram_bytes: int,
                   seed: int = 0, expert_skew: float = 0.0,
-                  weight_chunks: int = WEIGHT_CHUNKS) -> TaskGraph:
+                  weight_chunks: int = WEIGHT_CHUNKS,
+                  placement: LayerPlacement | None = None) -> TaskGraph:
     """The prefill of ``batch`` prompts of ``prompt_len`` tokens: all layers, then logits."""
     if batch < 1 or prompt_len < 1:
         raise UserError(f"prefill: batch and prompt length must be >= 1, got {batch} and "
@@ -165,15 +188,19 @@ def prefill_graph(model: ModelSpec, batch: int, prompt_len: int, *, sram_bytes: 
     tokens = batch * prompt_len
     attention = prefill_attention_graph(model, batch, prompt_len, sram_bytes=sram_bytes)
     loads = expert_loads(model, tokens, seed=seed, skew=expert_skew)
+    if placement is not None and _attention_site(placement) != _attention_site(None):
+        raise UserError("placement: prefill attention runs on the xPU with its KV in HBM")
     g, _ = build_model_graph(model, tokens=tokens, logit_tokens=batch, attention=attention,
-                       loads=loads, decode=False, weight_chunks=weight_chunks)
+                             loads=loads, decode=False, weight_chunks=weight_chunks,
+                             placement=placement)
     return g
 
 
 def decode_steps_graph(model: ModelSpec, contexts: np.ndarray, steps: int, *, layout: Any,
                        kv_bits: int | None = None, retained: float = 1.0,
                        shared_prefix: int = 0, seed: int = 0, expert_skew: float = 0.0,
-                       weight_chunks: int = WEIGHT_CHUNKS) -> TaskGraph:
+                       weight_chunks: int = WEIGHT_CHUNKS,
+                       placement: LayerPlacement | None = None) -> TaskGraph:
     """``steps`` consecutive decode steps; step k has contexts + k and routing (seed, k).
 
     Equal, task for task, to concat([decode_step_graph(..., contexts + k, step=k) for k in
@@ -187,14 +214,15 @@ def decode_steps_graph(model: ModelSpec, contexts: np.ndarray, steps: int, *, la
         raise UserError(f"decode steps: expected at least 1 step, got {steps}")
     contexts = _check_contexts(model, contexts, steps)
     kw = dict(layout=layout, kv_bits=kv_bits, retained=retained, shared_prefix=shared_prefix,
-              seed=seed, expert_skew=expert_skew, weight_chunks=weight_chunks)
+              seed=seed, expert_skew=expert_skew, weight_chunks=weight_chunks,
+              placement=placement)
     first, layers, attention = _decode_step(model, contexts, step=0, **kw)
     g = first.repeat(steps)
     if steps == 1:
         return g
     _rewrite_attention(g, first, layers, attention, steps, lambda k: decode_attention_graph(
         model, contexts + k, layout=layout, kv_bits=kv_bits, retained=retained,
-        shared_prefix=shared_prefix, seed=seed))
+        shared_prefix=shared_prefix, seed=seed, **_attention_site(placement)))
     if model.experts > 1:
         _rewrite_expert_reads(g, first.n, model, layers, steps, len(contexts), seed=seed,
                               skew=expert_skew, weight_chunks=weight_chunks)
