@@ -1,0 +1,96 @@
+"""Placement of weights, KV and kernels on tiers and PIM units in LLM experiments."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sim.config.errors import ConfigError
+from sim.errors import UserError
+from sim.llm.point import build_graph
+from sim.sweep import plan_experiment
+
+BASE = """\
+    name: t
+    hardware: {hw}
+    workload:
+      kind: llm
+      model: {model}
+      phase: {phase}
+      batch: {batch}
+      {size}
+      placement: {placement}
+    """
+
+
+def _exp(tmp_path: Path, *, hw: str = "h100_duplex", model: str = "llama-3-8b",
+         phase: str = "decode", batch: int = 1, placement: str = "{}") -> Path:
+    size = "context: 2048" if phase == "decode" else "prompt: 2048"
+    p = tmp_path / "exp.yaml"
+    p.write_text(textwrap.dedent(BASE.format(hw=hw, model=model, phase=phase, batch=batch,
+                                             size=size, placement=placement)))
+    return p
+
+
+def _placed(tmp_path: Path, **kw) -> dict:
+    _, points = plan_experiment(_exp(tmp_path, **kw))
+    _, facts = build_graph(points[0].resolved)
+    return {k.split(".", 1)[1]: v for k, v in facts["extras"].items()
+            if k.startswith("placed.")}
+
+
+@pytest.mark.parametrize("placement, fragment", [
+    ("{attention: logic_pm}", "did you mean 'logic_pim'"),       # a unit that does not exist
+    ("{kv: hostt}", "is not a memory"),                          # a tier that does not exist
+    ("{kv: hbm, atention: xpu}", "atention"),                    # a misspelled key
+])
+def test_bad_placement_is_one_line_with_file_line_and_key(tmp_path, placement, fragment):
+    with pytest.raises(ConfigError) as e:
+        plan_experiment(_exp(tmp_path, placement=placement))
+    msg = str(e.value)
+    assert fragment in msg and "exp.yaml:" in msg and "workload.placement" in msg
+    assert "\n" not in msg
+
+
+def test_in_storage_attention_needs_its_kv_in_the_drive(tmp_path):
+    with pytest.raises(ConfigError, match="must be there too"):
+        plan_experiment(_exp(tmp_path, hw="h100_tiers",
+                             placement="{attention: csd, kv: host}"))
+
+
+def test_a_tier_too_small_says_how_much_is_needed_and_available(tmp_path):
+    # llama-3-70b at 16 bits: about 131 GiB of weights against the host tier's 128 GiB
+    with pytest.raises(UserError) as e:
+        plan_experiment(_exp(tmp_path, hw="h100_tiers", model="llama-3-70b",
+                             placement="{weights: host}"))
+    msg = str(e.value)
+    assert "GiB" in msg and "128.0 GiB" in msg and "host" in msg
+
+
+def test_auto_puts_memory_bound_decode_on_pim_and_compute_bound_prefill_on_the_xpu(tmp_path):
+    auto = "{attention: auto, ffn: auto, projections: auto}"
+    decode = _placed(tmp_path, batch=1, placement=auto)
+    assert decode["attention"] != "xpu" and decode["ffn"] != "xpu"
+    prefill = _placed(tmp_path, phase="prefill", batch=4,
+                      placement="{ffn: auto, projections: auto}")
+    assert prefill["ffn"] == "xpu" and prefill["projections"] == "xpu"
+
+
+def test_auto_attention_mha_prefers_bank_pim_gqa_prefers_logic_pim(tmp_path):
+    # GQA (8 query heads per KV head): ~8 FLOP/B, Logic-PIM's balance point; MHA: ~1 FLOP/B
+    assert _placed(tmp_path, model="llama-3-8b", batch=16,
+                   placement="{attention: auto}")["attention"] == "logic_pim"
+    assert _placed(tmp_path, model="llama-2-7b", batch=16,
+                   placement="{attention: auto}")["attention"] == "bank_pim"
+
+
+def test_offloaded_kv_reaches_the_xpu_through_the_tier(tmp_path):
+    _, points = plan_experiment(_exp(tmp_path, hw="h100_tiers", placement="{kv: host}"))
+    g, _ = build_graph(points[0].resolved)
+    assert g.bytes_read("host") > 0 and g.bytes_written("host") > 0  # reads and appends
+    _, base = plan_experiment(_exp(tmp_path, hw="h100_tiers"))
+    g0, _ = build_graph(base[0].resolved)
+    # the same bytes move; only where the KV lives differs
+    assert g.bytes_read("host") + g.bytes_read("hbm") == g0.bytes_read("hbm")
