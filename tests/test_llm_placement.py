@@ -94,3 +94,14 @@ def test_offloaded_kv_reaches_the_xpu_through_the_tier(tmp_path):
     g0, _ = build_graph(base[0].resolved)
     # the same bytes move; only where the KV lives differs
     assert g.bytes_read("host") + g.bytes_read("hbm") == g0.bytes_read("hbm")
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", ["kv_offload.yaml", "papers/duplex_pim.yaml",
+                                  "papers/instinfer.yaml"])
+def test_tier_experiments_plan(name):
+    """Every point of the shipped tier and PIM experiments resolves before any runs."""
+    exp, points = plan_experiment(ROOT / "experiments" / name)
+    assert len(points) >= 4
