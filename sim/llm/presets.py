@@ -42,6 +42,29 @@ def _xpu_row(x: XpuSpec) -> tuple[str, ...]:
             f"{x.hbm_capacity_bytes / 2**30:.1f}")
 
 
+def _tier_tables(problems: list[str]) -> list[str]:
+    """Links, flash drives and PIM units (docs/tiers.md)."""
+    from sim.config.pim import PIM_DIR, list_pim, load_pim
+    from sim.config.storage import STORAGE_DIR
+    from sim.memory.flash import list_flash, load_flash
+    from sim.memory.link import LINK_DIR, list_links, load_link
+
+    links = _table(list_links(), load_link, lambda k: (
+        f"{k.peak_bytes_per_s() / 1e9:,.2f}", f"{k.latency_ps / 1e3:g}",
+        f"{k.transfer_overhead_ps / 1e3:g}"),
+        ("name", "peak (GB/s)", "latency (ns)", "per transfer (ns)"), problems)
+    flash = _table(list_flash(), load_flash, lambda f: (
+        f"{f.channels} x {f.dies_per_channel} x {f.planes_per_die}",
+        f"{f.internal_read_bytes_per_s / 1e9:,.1f}", f"{f.link_bytes_per_s / 1e9:,.1f}",
+        f"{f.capacity_bytes / 2**30:,.0f}"),
+        ("name", "channels x dies x planes", "internal (GB/s)", "link (GB/s)", "GiB"), problems)
+    pim = _table(list_pim(), load_pim, lambda u: (
+        u.kind, f"{u.bandwidth_multiple}x", f"{u.flops_per_byte:g}", u.memory_preset),
+        ("name", "kind", "bandwidth", "FLOP/B", "memory"), problems)
+    return [f"\nlinks in {LINK_DIR}\n", links, f"\nflash drives in {STORAGE_DIR}\n", flash,
+            f"\nPIM units in {PIM_DIR}\n", pim]
+
+
 def presets_tables() -> str:
     """The model and xPU preset tables, then one line per preset that failed to load."""
     problems: list[str] = []
@@ -51,6 +74,7 @@ def presets_tables() -> str:
     xpus = _table(list_xpus(), load_xpu, _xpu_row,
                   ("name", "SMs", "clock (MHz)", "SRAM/SM (KiB)", "FP16 (TFLOP/s)", "HBM",
                    "HBM cited (GB/s)", "HBM modelled (GB/s)", "HBM (GiB)"), problems)
-    out = [f"LLM models in {MODEL_DIR}\n", models, f"\nxPU presets in {XPU_DIR}\n", xpus]
+    out = [f"LLM models in {MODEL_DIR}\n", models, f"\nxPU presets in {XPU_DIR}\n", xpus,
+           *_tier_tables(problems)]
     out += [f"problem: {p}" for p in problems]
     return "\n".join(out)
