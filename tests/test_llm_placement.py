@@ -100,8 +100,46 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("name", ["kv_offload.yaml", "papers/duplex_pim.yaml",
-                                  "papers/instinfer.yaml"])
+                                  "papers/instinfer.yaml", "three_tier.yaml"])
 def test_tier_experiments_plan(name):
     """Every point of the shipped tier and PIM experiments resolves before any runs."""
     exp, points = plan_experiment(ROOT / "experiments" / name)
     assert len(points) >= 4
+
+
+SWITCH = """\
+    name: t
+    hardware: h100_ddr
+    workload:
+      kind: llm
+      model: llama-3-8b
+      precision: fp8
+      batch: 1
+      context: 128
+      switch_from: {tier}
+    """
+
+
+def test_switching_a_model_in_takes_its_weights_over_the_tier_bandwidth(tmp_path):
+    from sim.config.xpu import load_xpu
+    from sim.llm.point import run, weight_bytes
+    from sim.transfer.platform import platform_for_xpu
+    from workloads.llm.models import load_model
+
+    p = tmp_path / "exp.yaml"
+    p.write_text(textwrap.dedent(SWITCH.format(tier="ddr")))
+    _, points = plan_experiment(p)
+    r = run(points[0].resolved)
+    model = load_model("llama-3-8b")
+    nbytes = weight_bytes(model) // 2  # fp8: one byte per parameter
+    bw = platform_for_xpu(load_xpu("h100_ddr")).memories["ddr"].bandwidth
+    expected_ms = nbytes / bw.bytes_per_s(1 << 30, 1.0) * 1e3
+    assert r["metrics"]["switch_ms"] == pytest.approx(expected_ms, rel=0.05)
+    assert r["metrics"]["runtime_ms"] > r["metrics"]["switch_ms"]
+
+
+def test_switching_from_a_tier_that_does_not_exist_is_an_error(tmp_path):
+    p = tmp_path / "exp.yaml"
+    p.write_text(textwrap.dedent(SWITCH.format(tier="dram")))
+    with pytest.raises(ConfigError, match="switch_from: 'dram' is not a tier.*it has: ddr"):
+        plan_experiment(p)

@@ -47,7 +47,8 @@ KEYS = {
                          "layout", "kv_bits", "retained", "shared_prefix", "layers",
                          "granularity"),
     "llm": (*COMMON, "model", "precision", "phase", "batch", "context", "prompt", "steps",
-            "layout", "kv_bits", "retained", "shared_prefix", "expert_skew", "placement"),
+            "layout", "kv_bits", "retained", "shared_prefix", "expert_skew", "placement",
+            "switch_from"),
 }
 ALGORITHMS = ("standard", "flash")
 PHASES = ("decode", "prefill")
@@ -368,11 +369,48 @@ def _llm_params(node: Node, xpu: XpuSpec, seed: int, base_dir: str) -> dict[str,
                 f"after {p['steps']} steps the longest context reaches {int(last.max())} "
                 f"tokens, beyond {model.name}'s maximum of {model.max_context}")
         _check_fits(node, model, xpu, _layout(node, model), last, p)
+    p["switch_from"] = _switch_from(node, model, xpu, placement)
     skew = _get(node, "expert_skew")
     p["expert_skew"] = 0.0 if skew is None else float(y.as_number(skew))
     if p["expert_skew"] < 0:
         raise node.value["expert_skew"].error("expected a skew >= 0 (0: uniform routing)")
     return p
+
+
+def _switch_from(node: Node, model: ModelSpec, xpu: XpuSpec,
+                 placement: Mapping[str, str]) -> str | None:
+    """``switch_from: <tier>``: the model is first loaded into HBM from that tier (a server
+    switching between models held in a larger, slower memory, as SambaNova SN40L's DDR)."""
+    n = _get(node, "switch_from")
+    if n is None:
+        return None
+    tier = y.as_str(n).strip()
+    names = [t.name for t in xpu.tiers]
+    if tier not in names:
+        raise n.error(f"'{tier}' is not a tier of {xpu.name}{y.did_you_mean(tier, names)}; "
+                      f"it has: {', '.join(names) or 'none'}")
+    if placement["weights"] != "hbm":
+        raise n.error("a switch loads the weights into HBM: placement.weights must be hbm")
+    cap = xpu.tier(tier).capacity_bytes
+    if weight_bytes(model) > cap:
+        raise n.error(f"{model.name}'s weights need {weight_bytes(model) / 2**30:.1f} GiB, "
+                      f"more than the {cap / 2**30:.1f} GiB of tier '{tier}'")
+    return tier
+
+
+def switch_graph(model: ModelSpec, tier: str) -> TaskGraph:
+    """Loading the model's weights from ``tier`` into HBM, layer by layer (then the rest:
+    embeddings and LM head), each copy one large transfer after the previous one."""
+    from workloads.llm.layer_graph import layer_weight_bytes
+    from workloads.llm.taskgraph import TaskGraphBuilder
+
+    b = TaskGraphBuilder()
+    per_layer = layer_weight_bytes(model)
+    rest = weight_bytes(model) - model.layers * per_layer
+    deps: list[int] = []
+    for nbytes in [per_layer] * model.layers + ([rest] if rest > 0 else []):
+        deps = [b.transfer(tier, "hbm", nbytes, deps=deps, label="model_switch")]
+    return b.build()
 
 
 def resolve(xpu: XpuSpec, hardware: str, kind: str, node: Node, seed: int) -> LlmPoint:
@@ -416,6 +454,12 @@ def build_graph(point: LlmPoint, places: int = 1) -> tuple[TaskGraph, dict[str, 
         return _decode_attention_graph(point, model, places)
     from workloads.llm.model_graph import decode_steps_graph, prefill_graph
 
+    if p.get("switch_from"):
+        from workloads.llm.taskgraph import concat
+
+        g, facts = build_graph(_without_switch(point), places)
+        sw = switch_graph(model, p["switch_from"])
+        return concat([sw, g]), {**facts, "switch_tasks": sw.n}
     if p["phase"] == "prefill":
         placement = _layer_placement(point, model, p["batch"] * p["prompt"], None)
         g = prefill_graph(model, p["batch"], p["prompt"], sram_bytes=point.xpu.sram_bytes_per_sm,
@@ -430,6 +474,10 @@ def build_graph(point: LlmPoint, places: int = 1) -> tuple[TaskGraph, dict[str, 
     return g, {"steps": p["steps"], "tokens": p["batch"] * p["steps"],
                "extras": {**kv_fit(model, point.xpu, layout, contexts, p),
                           **_placement_extras(placement)}}
+
+
+def _without_switch(point: LlmPoint) -> LlmPoint:
+    return dataclasses.replace(point, workload={**point.workload, "switch_from": None})
 
 
 def _layer_placement(point: LlmPoint, model: ModelSpec, tokens: int, decode: Any) -> Any:
@@ -523,6 +571,9 @@ def run(point: LlmPoint, engine: str = "fast") -> dict[str, Any]:
         graph, facts = build_graph(point)
         platform = platform_for_xpu(device_for(point))
     result = run_transfer(bind(graph, platform), engine=engine)
+    if facts.get("switch_tasks"):
+        facts = {**facts, "extras": {**facts.get("extras", {}), "switch_ms": float(
+            result.end[:facts["switch_tasks"]].max()) / 1e9}}
     s = summarize(graph, result, platform, steps=facts["steps"], tokens=facts["tokens"])
     return _result(point, graph, int(result.end_time), s, facts)
 
