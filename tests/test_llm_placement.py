@@ -100,11 +100,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("name", ["kv_offload.yaml", "papers/duplex_pim.yaml",
-                                  "papers/instinfer.yaml", "three_tier.yaml"])
+                                  "papers/instinfer.yaml", "three_tier.yaml",
+                                  "papers/llm_in_a_flash.yaml"])
 def test_tier_experiments_plan(name):
     """Every point of the shipped tier and PIM experiments resolves before any runs."""
     exp, points = plan_experiment(ROOT / "experiments" / name)
-    assert len(points) >= 4
+    assert len(points) >= 3
 
 
 SWITCH = """\
@@ -142,4 +143,45 @@ def test_switching_from_a_tier_that_does_not_exist_is_an_error(tmp_path):
     p = tmp_path / "exp.yaml"
     p.write_text(textwrap.dedent(SWITCH.format(tier="dram")))
     with pytest.raises(ConfigError, match="switch_from: 'dram' is not a tier.*it has: ddr"):
+        plan_experiment(p)
+
+
+def test_flash_loading_new_neurons_follow_the_activation_model():
+    from workloads.llm.flash_loading import FlashLoading, load_plan, new_neuron_fraction
+
+    # independent tokens (persistence = active fraction): a neuron must be active now and
+    # inactive in each of the last w tokens: a (1 - a)^w
+    a, w = 0.1, 3
+    got = new_neuron_fraction(20000, FlashLoading("windowing", 1 - a, a, w), tokens=200)
+    assert got == pytest.approx(a * (1 - a) ** w, rel=0.05)
+    # persistent activations need fewer loads; bundling reads the same bytes in runs twice
+    # as long; naive reads the whole FFN
+    sticky = new_neuron_fraction(20000, FlashLoading("windowing", 1 - a, 0.8, w), tokens=200)
+    assert sticky < got
+    kw = dict(hidden=64, ffn=4096, bytes_per_element=2, matrices=2)
+    win = load_plan(**kw, loading=FlashLoading("windowing", 0.9, 0.5, 5))
+    bun = load_plan(**kw, loading=FlashLoading("bundling", 0.9, 0.5, 5))
+    naive = load_plan(**kw, loading=FlashLoading("naive", 0.9, 0.5, 5))
+    assert win.nbytes == bun.nbytes < naive.nbytes == 2 * 4096 * 64 * 2
+    assert bun.run == 2 * win.run == 2 * 64 * 2
+
+
+def test_flash_loading_needs_a_dense_model_and_a_tier(tmp_path):
+    base = """\
+        name: t
+        hardware: h100_tiers
+        workload:
+          kind: llm
+          model: {model}
+          precision: fp8
+          batch: 1
+          context: 128
+          flash_loading: {{mode: bundling, from: {src}}}
+        """
+    p = tmp_path / "exp.yaml"
+    p.write_text(textwrap.dedent(base.format(model="mixtral-8x7b", src="ssd")))
+    with pytest.raises(ConfigError, match="dense"):
+        plan_experiment(p)
+    p.write_text(textwrap.dedent(base.format(model="opt-13b", src="sdd")))
+    with pytest.raises(ConfigError, match="flash_loading.from"):
         plan_experiment(p)

@@ -48,7 +48,7 @@ KEYS = {
                          "granularity"),
     "llm": (*COMMON, "model", "precision", "phase", "batch", "context", "prompt", "steps",
             "layout", "kv_bits", "retained", "shared_prefix", "expert_skew", "placement",
-            "switch_from"),
+            "switch_from", "flash_loading"),
 }
 ALGORITHMS = ("standard", "flash")
 PHASES = ("decode", "prefill")
@@ -370,6 +370,7 @@ def _llm_params(node: Node, xpu: XpuSpec, seed: int, base_dir: str) -> dict[str,
                 f"tokens, beyond {model.name}'s maximum of {model.max_context}")
         _check_fits(node, model, xpu, _layout(node, model), last, p)
     p["switch_from"] = _switch_from(node, model, xpu, placement)
+    p["flash_loading"] = _flash_loading(node, model, xpu, phase)
     skew = _get(node, "expert_skew")
     p["expert_skew"] = 0.0 if skew is None else float(y.as_number(skew))
     if p["expert_skew"] < 0:
@@ -396,6 +397,37 @@ def _switch_from(node: Node, model: ModelSpec, xpu: XpuSpec,
         raise n.error(f"{model.name}'s weights need {weight_bytes(model) / 2**30:.1f} GiB, "
                       f"more than the {cap / 2**30:.1f} GiB of tier '{tier}'")
     return tier
+
+
+FLASH_LOADING_KEYS = ("mode", "sparsity", "persistence", "window", "from")
+
+
+def _flash_loading(node: Node, model: ModelSpec, xpu: XpuSpec, phase: str) -> dict | None:
+    """``flash_loading:`` (workloads/llm/flash_loading.py) as plain values, checked."""
+    from workloads.llm.flash_loading import MODES
+
+    n = _get(node, "flash_loading")
+    if n is None:
+        return None
+    if not n.is_mapping:
+        raise n.error(f"expected a mapping with {', '.join(FLASH_LOADING_KEYS)}")
+    y.check_keys(n, FLASH_LOADING_KEYS)
+    if model.experts > 1 or phase != "decode":
+        raise n.error("flash loading streams a dense FFN per decoded token: a dense model, "
+                      "phase: decode")
+    tiers = [t.name for t in xpu.tiers]
+    src = y.as_str(y.require(n, "from")).strip()
+    if src not in tiers:
+        raise n.value["from"].error(f"'{src}' is not a tier of {xpu.name}"
+                                    f"{y.did_you_mean(src, tiers)}; it has: "
+                                    f"{', '.join(tiers) or 'none'}")
+    out = {"mode": y.as_enum(y.require(n, "mode"), MODES), "from": src,
+           "sparsity": _fraction(n, "sparsity", 0.9),
+           "persistence": _fraction(n, "persistence", 0.5),
+           "window": _int(n, "window", 5, minimum=0)}
+    if out["sparsity"] >= 1:
+        raise n.value["sparsity"].error("a sparsity of 1 leaves no active neuron")
+    return out
 
 
 def switch_graph(model: ModelSpec, tier: str) -> TaskGraph:
@@ -510,7 +542,15 @@ def _layer_placement(point: LlmPoint, model: ModelSpec, tokens: int, decode: Any
         kernels["attention"] = (m.flops, m.hbm_bytes)
     else:
         kernels["attention"] = (1, 1)  # prefill: attention stays on the xPU
-    return resolve_layer(p, platform_for_xpu(device_for(point)), point.xpu, kernels)
+    layer = resolve_layer(p, platform_for_xpu(device_for(point)), point.xpu, kernels)
+    fl = point.workload.get("flash_loading")
+    if fl:
+        from workloads.llm.flash_loading import FlashLoading, load_plan
+
+        plan = load_plan(h, model.ffn, e, model.ffn_matrices, FlashLoading(
+            fl["mode"], fl["sparsity"], fl["persistence"], fl["window"]), seed=point.seed)
+        layer = dataclasses.replace(layer, ffn_stream=(fl["from"], plan))
+    return layer
 
 
 def _placement_extras(placement: Any) -> dict[str, Any]:

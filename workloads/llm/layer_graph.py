@@ -189,15 +189,27 @@ def add_layer(b: TaskGraphBuilder, model: ModelSpec, *, tokens: int, attention: 
         if len(lp.ffn) != 1:
             raise ValueError("a dense FFN runs on one place")
         at = place_names(lp.ffn[0][0])
-        up = add_gemm(b, label="ffn", deps=[o.out_write], act_bytes=tokens * row,
-                      act_run=row, weight_bytes=up_bytes, weight_run=up_bytes,
-                      flops=2 * tokens * h * model.ffn * (model.ffn_matrices - 1),
-                      out_bytes=tokens * model.ffn * e, place=at, **wk)
+        share, fk = 1.0, wk
+        ffn_deps = [o.out_write]
+        if lp.ffn_stream is not None:
+            # LLM in a flash: this token's missing neurons come from flash into HBM, then
+            # the FFN computes with its active neurons only
+            memory, plan = lp.ffn_stream
+            load = b.transfer(memory, HBM, plan.nbytes, chunk=min(plan.run, plan.nbytes),
+                              deps=[o.out_write], label="ffn.flash_load")
+            share = plan.active_fraction
+            fk = {**wk, "weights_from": HBM, "weight_deps": [load]}
+        f_up = max(1, round(up_bytes * share))
+        f_down = max(1, round(down_bytes * share))
+        up = add_gemm(b, label="ffn", deps=ffn_deps, act_bytes=tokens * row,
+                      act_run=row, weight_bytes=f_up, weight_run=f_up,
+                      flops=round(2 * tokens * h * model.ffn * (model.ffn_matrices - 1) * share),
+                      out_bytes=tokens * model.ffn * e, place=at, **fk)
         down = add_gemm(b, label="ffn", deps=[up.out_write],
                         act_bytes=tokens * model.ffn * e, act_run=model.ffn * e,
-                        weight_bytes=down_bytes, weight_run=down_bytes,
-                        flops=2 * tokens * model.ffn * h, out_bytes=tokens * row,
-                        place=at, **wk)
+                        weight_bytes=f_down, weight_run=f_down,
+                        flops=round(2 * tokens * model.ffn * h * share), out_bytes=tokens * row,
+                        place=at, **fk)
         layer.sinks = [down.out_write]
         return layer
     if expert_tokens is None or len(expert_tokens) != model.experts:

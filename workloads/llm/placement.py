@@ -67,6 +67,9 @@ class LayerPlacement:
     projections: str = XPU
     ffn: tuple[tuple[str, int], ...] = ((XPU, 0),)  # share 0: the whole FFN / all experts
     attention: tuple[AttentionPiece, ...] = ()  # () : all KV heads in HBM on the xPU
+    # a dense FFN whose weights stream from flash per token (flash_loading.py): the memory
+    # and its LoadPlan; None: the FFN weights are in ``weights``
+    ffn_stream: tuple[str, object] | None = None
 
 
 @dataclass(frozen=True)
