@@ -27,6 +27,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from sim.kernels.pair_heap import pair_pop, pair_push
+
 NEVER = np.int64(1) << np.int64(62)
 PS_PER_S = 10**12
 
@@ -42,52 +44,6 @@ LINK_OUT, LINK_IN = 0, 1
 def xfer_ps(nbytes, rate):
     """Picoseconds to move nbytes at rate bytes/s, rounded up (a transfer is never shortened)."""
     return (nbytes * PS_PER_S + rate - 1) // rate
-
-
-# ------------------------------------------------------------------ (key0, key1) heaps
-@njit(cache=True, inline="always")
-def _push(H, base, size, a, b):
-    k = size
-    while k > 0:
-        parent = (k - 1) >> 1
-        pa = H[2 * (base + parent)]
-        pb = H[2 * (base + parent) + 1]
-        if pa < a or (pa == a and pb < b):
-            break
-        H[2 * (base + k)] = pa
-        H[2 * (base + k) + 1] = pb
-        k = parent
-    H[2 * (base + k)] = a
-    H[2 * (base + k) + 1] = b
-
-
-@njit(cache=True, inline="always")
-def _pop(H, base, size):
-    """Remove the root of a heap of size >= 1 (the caller has read it)."""
-    size -= 1
-    a = H[2 * (base + size)]
-    b = H[2 * (base + size) + 1]
-    k = 0
-    while True:
-        c = 2 * k + 1
-        if c >= size:
-            break
-        ca = H[2 * (base + c)]
-        cb = H[2 * (base + c) + 1]
-        if c + 1 < size:
-            da = H[2 * (base + c + 1)]
-            db = H[2 * (base + c + 1) + 1]
-            if da < ca or (da == ca and db < cb):
-                c += 1
-                ca = da
-                cb = db
-        if a < ca or (a == ca and b < cb):
-            break
-        H[2 * (base + k)] = ca
-        H[2 * (base + k) + 1] = cb
-        k = c
-    H[2 * (base + k)] = a
-    H[2 * (base + k) + 1] = b
 
 
 # ------------------------------------------------- indexed heap of resource start times
@@ -155,7 +111,7 @@ def _finish(i, e, done_max, remaining, complete, CH, nc, final_lat, qd):
         c = done_max[i] + final_lat
         complete[i] = c
         if qd > 0:
-            _push(CH, 0, nc, c, i)
+            pair_push(CH, 0, nc, c, i)
             nc += 1
     return nc
 
@@ -233,7 +189,7 @@ def run_flash(p, arrival, r_first, u_req, u_die, u_plane, u_chan, u_write, u_byt
         t = NST[r]
         if t_iss != NEVER and t_iss <= t:  # ----------------------------------- issue
             if qd > 0 and outstanding >= qd:
-                _pop(CH, 0, nc)
+                pair_pop(CH, 0, nc)
                 nc -= 1
                 outstanding -= 1
             i = next_req
@@ -253,7 +209,7 @@ def run_flash(p, arrival, r_first, u_req, u_die, u_plane, u_chan, u_write, u_byt
                 else:
                     q = u_die[u] * planes + u_plane[u]
                     rr = u_die[u]
-                _push(H, QOFF[q], QSIZE[q], ready, u)
+                pair_push(H, QOFF[q], QSIZE[q], ready, u)
                 QSIZE[q] += 1
                 _refresh(rr, n_dies, planes, H, QOFF, QSIZE, BUSY, NST, RH, RPOS, n_res)
             continue
@@ -281,7 +237,7 @@ def run_flash(p, arrival, r_first, u_req, u_die, u_plane, u_chan, u_write, u_byt
                 u = H[2 * QOFF[q] + 1]
                 if u_write[u] != kind:
                     continue
-                _pop(H, QOFF[q], QSIZE[q])
+                pair_pop(H, QOFF[q], QSIZE[q])
                 QSIZE[q] -= 1
                 d_start[u] = t
                 d_end[u] = t + dur
@@ -290,7 +246,7 @@ def run_flash(p, arrival, r_first, u_req, u_die, u_plane, u_chan, u_write, u_byt
                                  final_lat, qd)
                 else:
                     qc = q_ch0 + u_chan[u]
-                    _push(H, QOFF[qc], QSIZE[qc], t + dur, u)
+                    pair_push(H, QOFF[qc], QSIZE[qc], t + dur, u)
                     QSIZE[qc] += 1
                     _refresh(n_dies + u_chan[u], n_dies, planes, H, QOFF, QSIZE, BUSY, NST,
                              RH, RPOS, n_res)
@@ -302,7 +258,7 @@ def run_flash(p, arrival, r_first, u_req, u_die, u_plane, u_chan, u_write, u_byt
         # ------------------------------------------------- channel or link: one page
         q = q_ch0 + (r - n_dies)
         u = H[2 * QOFF[q] + 1]
-        _pop(H, QOFF[q], QSIZE[q])
+        pair_pop(H, QOFF[q], QSIZE[q])
         QSIZE[q] -= 1
         nxt = -1  # resource of the next stage, or -1 when this stage ends the page
         nq = -1
@@ -327,7 +283,7 @@ def run_flash(p, arrival, r_first, u_req, u_die, u_plane, u_chan, u_write, u_byt
                 nxt = n_dies + u_chan[u]
         BUSY[r] = e
         if nxt >= 0:
-            _push(H, QOFF[nq], QSIZE[nq], e, u)
+            pair_push(H, QOFF[nq], QSIZE[nq], e, u)
             QSIZE[nq] += 1
             _refresh(nxt, n_dies, planes, H, QOFF, QSIZE, BUSY, NST, RH, RPOS, n_res)
         else:

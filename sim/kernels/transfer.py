@@ -32,6 +32,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from sim.kernels.pair_heap import pair_pop, pair_push
+
 HORIZON = (1 << 62) - 1  # the latest representable time (model.py, "Errors")
 NEVER = np.int64(1) << np.int64(62)  # "no leave pending"; > HORIZON
 CLASS_SHIFT = 40  # task event key: class << 40 | task id
@@ -61,54 +63,6 @@ def dependents(dep_ptr, dep_idx, n):
             out_idx[fill[d]] = i
             fill[d] += 1
     return out_ptr, out_idx
-
-
-# ------------------------------------------------------------------- (key0, key1) heaps
-# A heap of pairs compared lexicographically, entry k of a heap starting at entry `base`
-# in H[2 * (base + k)], H[2 * (base + k) + 1]. Used for task events and present tasks.
-@njit(cache=True, inline="always")
-def _pair_push(H, base, size, a, b):
-    k = size
-    while k > 0:
-        parent = (k - 1) >> 1
-        pa = H[2 * (base + parent)]
-        pb = H[2 * (base + parent) + 1]
-        if pa < a or (pa == a and pb < b):
-            break
-        H[2 * (base + k)] = pa
-        H[2 * (base + k) + 1] = pb
-        k = parent
-    H[2 * (base + k)] = a
-    H[2 * (base + k) + 1] = b
-
-
-@njit(cache=True, inline="always")
-def _pair_pop(H, base, size):
-    """Remove the root of a heap of ``size`` >= 1 entries (the caller has read it)."""
-    size -= 1
-    a = H[2 * (base + size)]
-    b = H[2 * (base + size) + 1]
-    k = 0
-    while True:
-        c = 2 * k + 1
-        if c >= size:
-            break
-        ca = H[2 * (base + c)]
-        cb = H[2 * (base + c) + 1]
-        if c + 1 < size:
-            da = H[2 * (base + c + 1)]
-            db = H[2 * (base + c + 1) + 1]
-            if da < ca or (da == ca and db < cb):
-                c += 1
-                ca = da
-                cb = db
-        if a < ca or (a == ca and b < cb):
-            break
-        H[2 * (base + k)] = ca
-        H[2 * (base + k) + 1] = cb
-        k = c
-    H[2 * (base + k)] = a
-    H[2 * (base + k) + 1] = b
 
 
 # ------------------------------------------------------- indexed heap of resource leaves
@@ -188,13 +142,13 @@ def run_kernel(res, demand, latency, dep_ptr, out_ptr, out_idx, n_res,
             size = n0
             while size > 0 and PQ[2 * base] <= V:
                 i = PQ[2 * base + 1]
-                _pair_pop(PQ, base, size)
+                pair_pop(PQ, base, size)
                 size -= 1
                 leave[i] = t
                 e = t + latency[i]
                 if e > HORIZON:
                     return RC_HORIZON, end_time
-                _pair_push(EV, 0, ne, e, END_KEY | i)
+                pair_push(EV, 0, ne, e, END_KEY | i)
                 ne += 1
         else:  # ---------------------------------------------------- END or JOIN
             t = et
@@ -205,7 +159,7 @@ def run_kernel(res, demand, latency, dep_ptr, out_ptr, out_idx, n_res,
                     src += 1
             else:
                 key = EV[1]
-                _pair_pop(EV, 0, ne)
+                pair_pop(EV, 0, ne)
                 ne -= 1
             i = key & ID_MASK
             if key < JOIN_KEY:  # END
@@ -217,7 +171,7 @@ def run_kernel(res, demand, latency, dep_ptr, out_ptr, out_idx, n_res,
                     waiting[j] -= 1
                     if waiting[j] == 0:
                         ready[j] = t
-                        _pair_push(EV, 0, ne, t, JOIN_KEY | j)
+                        pair_push(EV, 0, ne, t, JOIN_KEY | j)
                         ne += 1
                 continue
             r = np.int64(res[i])  # JOIN
@@ -231,7 +185,7 @@ def run_kernel(res, demand, latency, dep_ptr, out_ptr, out_idx, n_res,
                 f = q % n0
                 RS[o + RS_BUSY] += t - RS[o + RS_LAST]
             base = RS[o + RS_OFF]
-            _pair_push(PQ, base, n0, V + demand[i], i)
+            pair_push(PQ, base, n0, V + demand[i], i)
             size = n0 + 1
             RS[o + RS_SERVED] += demand[i]
         # ------------------------------------- after a JOIN or LEAVE of r at t: n0 -> size
