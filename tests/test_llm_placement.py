@@ -185,3 +185,17 @@ def test_flash_loading_needs_a_dense_model_and_a_tier(tmp_path):
     p.write_text(textwrap.dedent(base.format(model="opt-13b", src="sdd")))
     with pytest.raises(ConfigError, match="flash_loading.from"):
         plan_experiment(p)
+
+
+def test_head_wise_kv_split_moves_each_share_of_the_cache(tmp_path):
+    """HeadInfer: 6 of llama-3-8b's 8 KV heads in host memory, 2 in HBM."""
+    _, points = plan_experiment(_exp(tmp_path, hw="h100_tiers",
+                                     placement="{kv: {hbm: 2, host: 6}}"))
+    g, facts = build_graph(points[0].resolved)
+    _, base = plan_experiment(_exp(tmp_path, hw="h100_tiers"))
+    g0, _ = build_graph(base[0].resolved)
+    kv_read = g0.bytes_read("hbm") - g.bytes_read("hbm")
+    assert g.bytes_read("host") == kv_read  # what left the HBM is read from the host
+    assert facts["extras"]["placed.kv"] == "hbm:2+host:6"
+    with pytest.raises(ConfigError, match="holds 7 KV heads"):
+        plan_experiment(_exp(tmp_path, hw="h100_tiers", placement="{kv: {hbm: 1, host: 6}}"))

@@ -3,7 +3,8 @@ unit runs attention, the FFN or experts, and the projections.
 
     placement:
       weights: hbm          # a memory: hbm or a tier of the xPU preset (hw_configs/xpu)
-      kv: hbm               # the KV cache's memory
+      kv: hbm               # the KV cache's memory, or KV heads per memory ({hbm: 2,
+                            # host: 6}: a head-wise split, HeadInfer; attention on the xPU)
       attention: xpu        # xpu, a PIM unit, a tier with compute (its KV must be there), or auto
       ffn: xpu              # xpu, a PIM unit, or auto (a mixture of experts: all experts)
       projections: xpu      # QKV, output projection and LM head: xpu, a PIM unit, or auto
@@ -50,6 +51,16 @@ def parse_placement(node: Node | None, xpu: XpuSpec) -> dict[str, str]:
     mems, places = memories_of(xpu), places_of(xpu)
     pims = [u.name for u in xpu.pim]
     for key, v in node.value.items():
+        if key == "kv" and v.is_mapping:
+            split = {}
+            for mem, heads in v.value.items():
+                if mem not in mems:
+                    raise heads.error(f"'{mem}' is not a memory of {xpu.name}"
+                                      f"{y.did_you_mean(mem, mems)}; it has: {', '.join(mems)}")
+                split[mem] = y.as_int(heads)
+            p["kv_split"] = split
+            p["kv"] = max(split, key=split.get)
+            continue
         name = y.as_str(v).strip()
         if key in ("weights", "kv"):
             choices = mems
@@ -63,6 +74,9 @@ def parse_placement(node: Node | None, xpu: XpuSpec) -> dict[str, str]:
                           f"{', '.join(choices)}")
         p[key] = name
     att, kv = p["attention"], p["kv"]
+    if p.get("kv_split") and att not in (XPU, AUTO):
+        raise node.value["attention"].error("a head-wise KV split runs its attention on the "
+                                            "xPU (attention: xpu)")
     if att in pims and kv != HBM:
         raise node.value["attention"].error(f"PIM unit '{att}' computes on the HBM; the KV "
                                             f"cache is in '{kv}' (placement.kv)")
@@ -115,9 +129,12 @@ def resolve_layer(p: Mapping[str, str], platform: Platform, xpu: XpuSpec,
                 xpu.tier(memory).has_compute:
             candidates.append(memory)
         chosen[kind] = choose(platform, candidates, memory, *kernels[kind])
+    if p.get("kv_split"):
+        pieces = tuple(AttentionPiece(n, mem, XPU) for mem, n in p["kv_split"].items() if n)
+    else:
+        pieces = (AttentionPiece(0, p["kv"], chosen["attention"]),)
     return LayerPlacement(weights=p["weights"], projections=chosen["projections"],
-                          ffn=((chosen["ffn"], 0),),
-                          attention=(AttentionPiece(0, p["kv"], chosen["attention"]),))
+                          ffn=((chosen["ffn"], 0),), attention=pieces)
 
 
 def capacity_needs(p: Mapping[str, str], weight_bytes: int, kv_bytes: int) -> dict[str, int]:
@@ -133,6 +150,8 @@ def capacity_of(xpu: XpuSpec, memory: str) -> int:
 
 
 def summary_of(layer: LayerPlacement) -> dict[str, Any]:
-    return {"weights": layer.weights, "kv": layer.attention[0].kv_memory,
+    kv = "+".join(f"{p.kv_memory}:{p.kv_heads}" for p in layer.attention) \
+        if len(layer.attention) > 1 else layer.attention[0].kv_memory
+    return {"weights": layer.weights, "kv": kv,
             "attention": layer.attention[0].place, "ffn": layer.ffn[0][0],
             "projections": layer.projections}

@@ -290,6 +290,18 @@ def kv_fit(model: ModelSpec, xpu: XpuSpec, layout: Any, contexts: np.ndarray,
                         f"the KV cache")
     kw = dict(kv_bits=p.get("kv_bits"), retained=p.get("retained", 1.0),
               shared_prefix=p.get("shared_prefix", 0))
+    split = place.get("kv_split")
+    if split:  # each memory holds its heads' share of the cache
+        for mem, heads in split.items():
+            room = capacity_of(xpu, mem) - (weight_bytes(model) if mem == place["weights"]
+                                            else 0)
+            part = dataclasses.replace(model, kv_heads=heads)
+            if heads:
+                try:
+                    check_kv_fits(part, room, layout, contexts, **kw)
+                except UserError as e:
+                    raise UserError(f"'{mem}' ({heads} KV heads): {e}") from None
+        free = sum(capacity_of(xpu, m) for m in split) - weight_bytes(model)
     usage = check_kv_fits(model, free, layout, contexts, **kw)
     return {"kv_utilisation": usage.utilisation,
             "kv_allocated_gb": usage.allocated_bytes / 1e9,
@@ -343,6 +355,10 @@ def _llm_params(node: Node, xpu: XpuSpec, seed: int, base_dir: str) -> dict[str,
     _level(node, "llm")
     phase = _enum(node, "phase", PHASES, "decode")
     placement = parse_placement(_get(node, "placement"), xpu)
+    if placement.get("kv_split") and sum(placement["kv_split"].values()) != model.kv_heads:
+        raise node.value["placement"].value["kv"].error(
+            f"the split holds {sum(placement['kv_split'].values())} KV heads; {model.name} "
+            f"has {model.kv_heads}")
     if phase == "prefill" and (placement["attention"], placement["kv"]) != ("xpu", "hbm"):
         raise (_get(node, "placement") or node).error(
             "prefill attention runs on the xPU with its KV in HBM (placement.attention: xpu, "

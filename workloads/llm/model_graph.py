@@ -29,8 +29,15 @@ from workloads.llm.layer_graph import (
 )
 from workloads.llm.model_spec import ModelSpec
 from workloads.llm.moe_routing import route_tokens, tokens_per_expert
-from workloads.llm.placement import HBM, XPU, LayerPlacement, place_names, relocate
-from workloads.llm.taskgraph import TASK_DTYPE, TaskGraph, TaskGraphBuilder
+from workloads.llm.placement import (
+    HBM,
+    XPU,
+    AttentionPiece,
+    LayerPlacement,
+    place_names,
+    relocate,
+)
+from workloads.llm.taskgraph import TASK_DTYPE, TaskGraph, TaskGraphBuilder, concat
 
 ATTENTION_LABEL = "attention"
 
@@ -63,18 +70,32 @@ def expert_loads(model: ModelSpec, tokens: int, *, seed: Any, skew: float) -> np
 def decode_attention_graph(model: ModelSpec, contexts: np.ndarray, *, layout: Any,
                            kv_bits: int | None = None, retained: float = 1.0,
                            shared_prefix: int = 0, seed: int = 0, place: str = XPU,
-                           kv_memory: str = HBM) -> TaskGraph:
+                           kv_memory: str = HBM,
+                           pieces: tuple[AttentionPiece, ...] = ()) -> TaskGraph:
     """One layer's decode attention for the batch (workloads/llm/decode_attention.py), run
-    on ``place`` with the KV cache in ``kv_memory`` (placement.relocate)."""
+    on ``place`` with the KV cache in ``kv_memory`` (placement.relocate); or, with
+    ``pieces``, one attention per group of KV heads (its memory and place), side by side
+    (a head-wise split, HeadInfer's offload)."""
     from workloads.llm.decode_attention import decode_attention
 
-    shape = AttentionShape(batch=len(contexts), heads=model.heads, seq_q=1,
-                           seq_kv=int(np.max(contexts)), head_dim=model.head_dim,
-                           kv_heads=model.kv_heads, bytes_per_element=model.bytes_per_element)
-    return single_label(relocate(decode_attention(
-        shape, contexts, layout=layout, kv_bits=kv_bits, retained=retained,
-        shared_prefix=shared_prefix, granularity="kernel", seed=seed, label=ATTENTION_LABEL),
-        place, kv_memory), ATTENTION_LABEL)
+    if not pieces:
+        pieces = (AttentionPiece(model.kv_heads, kv_memory, place),)
+    if sum(p.kv_heads for p in pieces) != model.kv_heads:
+        raise ValueError(f"attention pieces hold {sum(p.kv_heads for p in pieces)} KV heads, "
+                         f"the model has {model.kv_heads}")
+    group = model.heads // model.kv_heads
+    graphs = []
+    for piece in pieces:
+        shape = AttentionShape(batch=len(contexts), heads=piece.kv_heads * group, seq_q=1,
+                               seq_kv=int(np.max(contexts)), head_dim=model.head_dim,
+                               kv_heads=piece.kv_heads,
+                               bytes_per_element=model.bytes_per_element)
+        graphs.append(relocate(decode_attention(
+            shape, contexts, layout=layout, kv_bits=kv_bits, retained=retained,
+            shared_prefix=shared_prefix, granularity="kernel", seed=seed,
+            label=ATTENTION_LABEL), piece.place, piece.kv_memory))
+    g = graphs[0] if len(graphs) == 1 else concat(graphs, chain=False)
+    return single_label(g, ATTENTION_LABEL)
 
 
 def prefill_attention_graph(model: ModelSpec, batch: int, prompt_len: int, *,
@@ -146,12 +167,12 @@ def _decode_step(model: ModelSpec, contexts: np.ndarray, *, layout: Any, kv_bits
     return g, layers, attention
 
 
-def _attention_site(placement: LayerPlacement | None) -> dict[str, str]:
-    """The attention's place and KV memory (one piece: all KV heads together)."""
+def _attention_site(placement: LayerPlacement | None) -> dict[str, Any]:
+    """The attention's place and KV memory, or its pieces (a head-wise split)."""
     if placement is None or not placement.attention:
         return {"place": XPU, "kv_memory": HBM}
-    if len(placement.attention) != 1:
-        raise ValueError("a model graph places all KV heads of a layer together")
+    if len(placement.attention) > 1:
+        return {"pieces": placement.attention}
     piece = placement.attention[0]
     return {"place": piece.place, "kv_memory": piece.kv_memory}
 
