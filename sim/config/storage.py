@@ -74,13 +74,13 @@ def flash_from_node(root: Node) -> FlashSpec:
     geo = _geometry(y.section(root, "geometry"))
     timing = y.section(root, "timing")
     y.check_keys(timing, TIMING_KEYS)
-    t_read = _positive(y.require(timing, "tR"), parse_time_ps)
-    t_prog = _positive(y.require(timing, "tPROG"), parse_time_ps)
+    t_read = y.as_positive_unit(y.require(timing, "tR"), parse_time_ps)
+    t_prog = y.as_positive_unit(y.require(timing, "tPROG"), parse_time_ps)
     erase = timing.get("tBERS")
-    t_erase = 0 if erase is None else _positive(erase, parse_time_ps)
+    t_erase = 0 if erase is None else y.as_positive_unit(erase, parse_time_ps)
     channel = y.section(root, "channel")
     y.check_keys(channel, CHANNEL_KEYS)
-    rate = _positive(y.require(channel, "rate"), parse_transfer_rate)
+    rate = y.as_positive_unit(y.require(channel, "rate"), parse_transfer_rate)
     bus_bytes = y.as_int(y.require(channel, "bus_bytes"))
     overhead = channel.get("command_overhead")
     overhead_ps = 0 if overhead is None else _at_least_zero(overhead, parse_time_ps)
@@ -102,7 +102,7 @@ def flash_from_node(root: Node) -> FlashSpec:
         channel_overhead_ps=overhead_ps,
         controller_latency_ps=ctrl_lat,
         link_name=link_name.value.strip(),
-        link_bytes_per_s=_positive(y.require(link, "bandwidth"), parse_bandwidth),
+        link_bytes_per_s=y.as_positive_unit(y.require(link, "bandwidth"), parse_bandwidth),
         link_latency_ps=_at_least_zero(y.require(link, "latency"), parse_time_ps),
         source="" if source is None else y.as_str(source),
         path=root.path,
@@ -115,7 +115,7 @@ def _geometry(node: Node) -> dict[str, int]:
     for key in GEOMETRY_KEYS:
         child = y.require(node, key)
         if key == "page_bytes":
-            value = _positive(child, parse_bytes)
+            value = y.as_positive_unit(child, parse_bytes)
             if value & (value - 1):
                 raise child.error(f"must be a power of two (the address map splits it into "
                                   f"bits), got {value}")
@@ -129,13 +129,6 @@ def _geometry(node: Node) -> dict[str, int]:
         raise node.value["dies_per_channel"].error(
             f"channels x dies_per_channel = {dies} exceeds the model's limit of {MAX_DIES}")
     return out
-
-
-def _positive(node: Node, parse: Callable[[Any], int]) -> int:
-    value = y.as_unit(node, parse)
-    if value <= 0:
-        raise node.error(f"must be positive, got {node.value!r}")
-    return value
 
 
 def _at_least_zero(node: Node, parse: Callable[[Any], int]) -> int:

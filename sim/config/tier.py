@@ -25,7 +25,6 @@ ConfigErrors with file:line and the key.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from sim.config import yamlfile as y
 from sim.config.units import parse_bytes, parse_flop_rate, parse_time_ps
@@ -37,13 +36,6 @@ TIER_KEYS = ("kind", "memory", "storage", "channels", "devices", "capacity", "la
 DRAM_KEYS = ("kind", "memory", "channels", "capacity", "latency", "link", "compute", "source")
 FLASH_KEYS = ("kind", "storage", "devices", "capacity", "queue_depth", "compute", "source")
 RESERVED = ("hbm", "sram", "tensor", "xpu", "auto")  # names the platform already uses
-
-
-def _unit(node: Node, parse: Any, *, positive: bool = True) -> int:
-    value = y.as_unit(node, parse)
-    if positive and value <= 0:
-        raise node.error(f"must be positive, got {node.value!r}")
-    return value
 
 
 def _name(key: str, node: Node, taken: set[str]) -> str:
@@ -70,7 +62,7 @@ def _tier(name: str, node: Node) -> TierSpec:
     kind = y.as_enum(y.require(node, "kind"), TIER_KINDS)
     y.check_keys(node, DRAM_KEYS if kind == "dram" else FLASH_KEYS)
     compute = node.get("compute")
-    flops = 0 if compute is None else _unit(compute, parse_flop_rate)
+    flops = 0 if compute is None else y.as_positive_unit(compute, parse_flop_rate)
     source = "" if node.get("source") is None else y.as_str(node.get("source"))
     if kind == "dram":
         from sim.config import memory as mem
@@ -81,7 +73,7 @@ def _tier(name: str, node: Node) -> TierSpec:
         dram = _load_preset(pnode, path, mem.load_memory_config, "DRAM preset")
         channels = y.as_int(y.require(node, "channels"))
         cap_node = y.require(node, "capacity")
-        capacity = _unit(cap_node, parse_bytes)
+        capacity = y.as_positive_unit(cap_node, parse_bytes)
         if capacity > dram.capacity_bytes * channels:
             raise cap_node.error(
                 f"{capacity / 2**30:,.1f} GiB exceeds {channels} x {dram.name} "
@@ -94,7 +86,7 @@ def _tier(name: str, node: Node) -> TierSpec:
         written = pnode.value.strip()
         return TierSpec(name=name, kind=kind, preset=str(path) if y.is_file_ref(written)
                         else written, devices=channels, capacity_bytes=capacity,
-                        latency_ps=_unit(y.require(node, "latency"), parse_time_ps),
+                        latency_ps=y.as_positive_unit(y.require(node, "latency"), parse_time_ps),
                         link=link, compute_flops_per_s=flops, source=source)
     from sim.memory.flash import list_flash, load_flash
 
@@ -109,7 +101,7 @@ def _tier(name: str, node: Node) -> TierSpec:
     spec = load_flash(written)
     devices = 1 if node.get("devices") is None else y.as_int(node.get("devices"))
     cap_node = node.get("capacity")
-    capacity = spec.capacity_bytes * devices if cap_node is None else _unit(cap_node, parse_bytes)
+    capacity = spec.capacity_bytes * devices if cap_node is None else y.as_positive_unit(cap_node, parse_bytes)
     if capacity > spec.capacity_bytes * devices:
         raise cap_node.error(f"{capacity / 2**30:,.1f} GiB exceeds {devices} x {spec.name} "
                              f"({spec.capacity_bytes / 2**30:,.1f} GiB each)")

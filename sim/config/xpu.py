@@ -8,7 +8,7 @@ preset models, so a datasheet figure and the simulated memory cannot drift apart
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -80,16 +80,16 @@ def xpu_from_node(root: Node) -> XpuSpec:
         raise name.error("must not be empty")
     source = root.get("source")
     sms = y.as_int(y.require(root, "sms"))
-    clock_hz = _positive(y.require(root, "clock"), parse_frequency_hz)
-    sram = _positive(y.require(root, "sram_per_sm"), parse_bytes)
-    sram_rate = _positive(y.require(root, "sram_bytes_per_clock_per_sm"), parse_bytes)
-    flops = _positive(y.require(root, "flops"), parse_flop_rate)
+    clock_hz = y.as_positive_unit(y.require(root, "clock"), parse_frequency_hz)
+    sram = y.as_positive_unit(y.require(root, "sram_per_sm"), parse_bytes)
+    sram_rate = y.as_positive_unit(y.require(root, "sram_bytes_per_clock_per_sm"), parse_bytes)
+    flops = y.as_positive_unit(y.require(root, "flops"), parse_flop_rate)
     if flops < sms * clock_hz:
         raise root.value["flops"].error(
             f"{flops:,} FLOP/s is under one FLOP per SM per clock "
             f"({sms} SMs x {clock_hz:,} Hz); check the unit")
     f8 = root.get("flops_8bit")
-    flops_8bit = 0 if f8 is None else _positive(f8, parse_flop_rate)
+    flops_8bit = 0 if f8 is None else y.as_positive_unit(f8, parse_flop_rate)
     if f8 is not None and flops_8bit < flops:
         raise f8.error(f"{flops_8bit:,} FLOP/s is below the 16-bit peak ({flops:,}); an "
                        f"8-bit rate is at least the 16-bit one")
@@ -113,13 +113,6 @@ def xpu_from_node(root: Node) -> XpuSpec:
     )
 
 
-def _positive(node: Node, parse: Callable[[Any], int]) -> int:
-    value = y.as_unit(node, parse)
-    if value <= 0:
-        raise node.error(f"must be positive, got {node.value!r}")
-    return value
-
-
 def _hbm(node: Node) -> dict[str, Any]:
     y.check_keys(node, HBM_KEYS)
     preset_node = y.require(node, "preset")
@@ -128,10 +121,10 @@ def _hbm(node: Node) -> dict[str, Any]:
     stacks_node = y.require(node, "stacks")
     stacks = y.as_int(stacks_node)
     capacity_node = y.require(node, "capacity")
-    capacity = _positive(capacity_node, parse_bytes)
+    capacity = y.as_positive_unit(capacity_node, parse_bytes)
     bandwidth_node = y.require(node, "bandwidth")
-    bandwidth = _positive(bandwidth_node, parse_bandwidth)
-    latency = _positive(y.require(node, "latency"), parse_time_ps)
+    bandwidth = y.as_positive_unit(bandwidth_node, parse_bandwidth)
+    latency = y.as_positive_unit(y.require(node, "latency"), parse_time_ps)
 
     modelled = dram.peak_bytes_per_s * stacks
     if abs(bandwidth - modelled) > BANDWIDTH_TOLERANCE * bandwidth:

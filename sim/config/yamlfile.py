@@ -362,6 +362,14 @@ def as_unit(node: Node, parse: Callable[[Any], int]) -> int:
         raise node.error(str(exc)) from None
 
 
+def as_positive_unit(node: Node, parse: Callable[[Any], int]) -> int:
+    """as_unit, and the value must be > 0."""
+    value = as_unit(node, parse)
+    if value <= 0:
+        raise node.error(f"must be positive, got {node.value!r}")
+    return value
+
+
 def _show(v: Any) -> str:
     kind = {bool: "boolean", int: "integer", float: "number", str: "string",
             type(None): "nothing", dict: "mapping", list: "list"}.get(type(v), type(v).__name__)

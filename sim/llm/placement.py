@@ -137,14 +137,6 @@ def resolve_layer(p: Mapping[str, str], platform: Platform, xpu: XpuSpec,
                           ffn=((chosen["ffn"], 0),), attention=pieces)
 
 
-def capacity_needs(p: Mapping[str, str], weight_bytes: int, kv_bytes: int) -> dict[str, int]:
-    """Bytes each memory must hold for this placement."""
-    need: dict[str, int] = {}
-    need[p["weights"]] = need.get(p["weights"], 0) + weight_bytes
-    need[p["kv"]] = need.get(p["kv"], 0) + kv_bytes
-    return need
-
-
 def capacity_of(xpu: XpuSpec, memory: str) -> int:
     return xpu.hbm_capacity_bytes if memory == HBM else xpu.tier(memory).capacity_bytes
 

@@ -394,6 +394,16 @@ def _llm_params(node: Node, xpu: XpuSpec, seed: int, base_dir: str) -> dict[str,
     return p
 
 
+def _tier_name(n: Node, xpu: XpuSpec) -> str:
+    """A tier of the device named at ``n`` (ConfigError with a suggestion otherwise)."""
+    tier = y.as_str(n).strip()
+    names = [t.name for t in xpu.tiers]
+    if tier not in names:
+        raise n.error(f"'{tier}' is not a tier of {xpu.name}{y.did_you_mean(tier, names)}; "
+                      f"it has: {', '.join(names) or 'none'}")
+    return tier
+
+
 def _switch_from(node: Node, model: ModelSpec, xpu: XpuSpec,
                  placement: Mapping[str, str]) -> str | None:
     """``switch_from: <tier>``: the model is first loaded into HBM from that tier (a server
@@ -401,11 +411,7 @@ def _switch_from(node: Node, model: ModelSpec, xpu: XpuSpec,
     n = _get(node, "switch_from")
     if n is None:
         return None
-    tier = y.as_str(n).strip()
-    names = [t.name for t in xpu.tiers]
-    if tier not in names:
-        raise n.error(f"'{tier}' is not a tier of {xpu.name}{y.did_you_mean(tier, names)}; "
-                      f"it has: {', '.join(names) or 'none'}")
+    tier = _tier_name(n, xpu)
     if placement["weights"] != "hbm":
         raise n.error("a switch loads the weights into HBM: placement.weights must be hbm")
     cap = xpu.tier(tier).capacity_bytes
@@ -431,12 +437,7 @@ def _flash_loading(node: Node, model: ModelSpec, xpu: XpuSpec, phase: str) -> di
     if model.experts > 1 or phase != "decode":
         raise n.error("flash loading streams a dense FFN per decoded token: a dense model, "
                       "phase: decode")
-    tiers = [t.name for t in xpu.tiers]
-    src = y.as_str(y.require(n, "from")).strip()
-    if src not in tiers:
-        raise n.value["from"].error(f"'{src}' is not a tier of {xpu.name}"
-                                    f"{y.did_you_mean(src, tiers)}; it has: "
-                                    f"{', '.join(tiers) or 'none'}")
+    src = _tier_name(y.require(n, "from"), xpu)
     out = {"mode": y.as_enum(y.require(n, "mode"), MODES), "from": src,
            "sparsity": _fraction(n, "sparsity", 0.9),
            "persistence": _fraction(n, "persistence", 0.5),
@@ -715,12 +716,10 @@ def _result(point: LlmPoint, graph: Any, time_ps: int, summary: dict[str, Any],
 
 
 def _tier_peak(t: Any) -> int:
-    """A tier's peak as users see it: the lesser of its device and its link, at 1 GiB."""
-    from sim.transfer.platform import LesserBandwidth, tier_bandwidths
+    """A tier's peak as the xPU sees it (platform.TierPaths)."""
+    from sim.transfer.platform import tier_paths
 
-    device, link, _ = tier_bandwidths(t)
-    bw = device if link is None else LesserBandwidth(device, link)
-    return bw.bytes_per_s(1 << 30, 1.0)
+    return tier_paths(t).peak_bytes_per_s
 
 
 def _breakdown(summary: dict[str, Any]) -> dict[str, float]:

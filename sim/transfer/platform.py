@@ -1,6 +1,6 @@
 """The hardware as the transfer level sees it: named memories and compute units on resources.
 
-A ``Platform`` is four tables, no behaviour per kind of hardware:
+A ``Platform`` is three tables, no behaviour per kind of hardware:
   * ``memories``: name -> ``MemoryPort`` (the resource that serves its traffic, a bandwidth
     function of the access shape, and a latency added after each transfer);
   * ``units``: name -> ``ComputeUnit`` (its resource, FLOP/s, latency and instances);
@@ -8,10 +8,9 @@ A ``Platform`` is four tables, no behaviour per kind of hardware:
     bottleneck rule of sim/transfer/bind.py, such as a PIM unit reading its HBM banks at a
     multiple of the stack's external bandwidth, or in-storage compute reading its flash
     without crossing the host link. A route's bandwidth is priced at the access shape of
-    its ``side`` ("src" or "dst": the memory it reads or writes);
-  * ``places``: name -> ``Place`` (a compute unit and the memory its operands are staged
-    in: the xPU is ("sram", "tensor"), a PIM unit or a tier's compute ("<name>.buf",
-    "<name>")), what placements (workloads/llm/placement.py) choose between.
+    its ``side`` ("src" or "dst": the memory it reads or writes).
+A PIM unit or a tier's compute named P is unit "P" with its operands staged in memory
+"P.buf" (workloads/llm/placement.py ``place_names``, the one rule for these names).
 The resources are the distinct resource names of the memories, routes and units, in that
 order; several may share one resource, and then they share it in time (processor
 sharing): an xPU reading HBM and a PIM unit reading the same stacks' banks (Duplex's
@@ -63,6 +62,7 @@ from typing import Protocol
 from sim.memory.calibration import CalibrationTable, load_calibration
 from sim.tier import TierSpec
 from sim.xpu import XpuSpec
+from workloads.llm.placement import place_names
 
 
 class Bandwidth(Protocol):
@@ -138,15 +138,6 @@ class MemoryPort:
     side: str = "src"  # a route's memory: whose access shape prices it ("src" or "dst")
 
 
-@dataclass(frozen=True)
-class Place:
-    """Where a kernel can run: the memory its operands are staged in and its compute unit."""
-
-    buffer: str
-    unit: str
-
-
-XPU_PLACE = "xpu"
 
 
 @dataclass(frozen=True)
@@ -171,7 +162,6 @@ class Platform:
     memories: Mapping[str, MemoryPort] = field(default_factory=dict)
     units: Mapping[str, ComputeUnit] = field(default_factory=dict)
     routes: Mapping[tuple[str, str], MemoryPort] = field(default_factory=dict)
-    places: Mapping[str, Place] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, m in [*self.memories.items(), *self.routes.items()]:
@@ -209,73 +199,71 @@ def platform_for_xpu(xpu: XpuSpec, table: CalibrationTable | None = None, *,
     units = {"tensor": ComputeUnit("tensor", xpu.flops_per_s, 0,
                                    xpu.sms if per_sm_compute else 1)}
     routes: dict[tuple[str, str], MemoryPort] = {}
-    places = {XPU_PLACE: Place("sram", "tensor")}
     for tier in xpu.tiers:
-        _add_tier(tier, memories, units, routes, places)
+        _add_tier(tier, memories, units, routes)
     for pim in xpu.pim:
         internal = FlatBandwidth(pim.spec.internal_bytes_per_s(xpu.hbm_bytes_per_s))
-        buf = f"{pim.name}.buf"
+        buf = place_names(pim.name).buffer
         memories[buf] = MemoryPort("hbm", internal, pim.spec.latency_ps)
         routes[("hbm", buf)] = MemoryPort("hbm", internal, pim.spec.latency_ps, "src")
         routes[(buf, "hbm")] = MemoryPort("hbm", internal, pim.spec.latency_ps, "dst")
         units[pim.name] = ComputeUnit(pim.name, pim.spec.flops_per_s(xpu.hbm_bytes_per_s))
-        places[pim.name] = Place(buf, pim.name)
-    return Platform(name=xpu.name, memories=memories, units=units, routes=routes,
-                    places=places)
+    return Platform(name=xpu.name, memories=memories, units=units, routes=routes)
 
 
-def tier_bandwidths(tier: TierSpec) -> tuple[Bandwidth, Bandwidth | None, int]:
-    """(the device's own bandwidth, its link's or None, the device's latency in ps)."""
+@dataclass(frozen=True)
+class TierPaths:
+    """How a tier is reached: ``port`` from outside (the xPU), ``device`` from compute
+    beside it (no link), ``link`` (None: wired to the chip), and their latencies."""
+
+    port: MemoryPort
+    device: Bandwidth
+    device_latency_ps: int
+    link: Bandwidth | None
+    link_latency_ps: int
+    peak_bytes_per_s: int  # of the port, for large transfers (what users compare against)
+
+
+def tier_paths(tier: TierSpec) -> TierPaths:
+    """The tier's paths (rules in the module docstring)."""
     if tier.kind == "flash":
         from sim.memory.flash import load_flash
 
         spec = load_flash(tier.preset)
+        # a page's first byte: controller, then the die's read
+        latency = spec.controller_latency_ps + spec.t_read_ps
         device = ScaledBandwidth(FlashBandwidth(spec, tier.queue_depth, False), tier.devices)
-        link = ScaledBandwidth(_FlashLink(spec), tier.devices)
-        # a page's first byte: controller, then the die's read (the link's latency is added
-        # by the caller)
-        return device, link, spec.controller_latency_ps + spec.t_read_ps
+        link = ScaledBandwidth(FlatBandwidth(spec.link_bytes_per_s), tier.devices)
+        # from outside, the flash model prices its own link (shared by all its reads)
+        outside = ScaledBandwidth(FlashBandwidth(spec, tier.queue_depth, True), tier.devices)
+        port = MemoryPort(tier.name, outside, latency + spec.link_latency_ps)
+        return TierPaths(port, device, latency, link, spec.link_latency_ps,
+                         spec.peak_read_bytes_per_s * tier.devices)
     device = CalibratedBandwidth(load_calibration(tier.preset), tier.devices)
-    return device, tier.link, tier.latency_ps
-
-
-@dataclass(frozen=True)
-class _FlashLink:
-    spec: object
-
-    def bytes_per_s(self, chunk_bytes: int, read_fraction: float) -> int:
-        return self.spec.link_bytes_per_s
+    if tier.link is None:
+        return TierPaths(MemoryPort(tier.name, device, tier.latency_ps), device,
+                         tier.latency_ps, None, 0, _peak(device))
+    resource = tier.name if _peak(device) <= _peak(tier.link) else f"{tier.name}.link"
+    port = MemoryPort(resource, LesserBandwidth(device, tier.link),
+                      tier.latency_ps + tier.link.latency_ps)
+    return TierPaths(port, device, tier.latency_ps, tier.link, tier.link.latency_ps,
+                     _peak(port.bandwidth))
 
 
 def _peak(bw: Bandwidth) -> int:
     return bw.bytes_per_s(1 << 30, 1.0)
 
 
-def _add_tier(tier: TierSpec, memories: dict, units: dict, routes: dict, places: dict) -> None:
-    device, link, latency = tier_bandwidths(tier)
-    link_latency = 0 if link is None else getattr(tier.link, "latency_ps", 0)
-    if tier.kind == "flash":
-        from sim.memory.flash import load_flash
-
-        spec = load_flash(tier.preset)
-        link_latency = spec.link_latency_ps
-        # the flash model prices its own link (shared by all the drive's reads)
-        path = ScaledBandwidth(FlashBandwidth(spec, tier.queue_depth, True), tier.devices)
-        resource = tier.name
-    elif link is None:
-        path, resource = device, tier.name
-    else:
-        path = LesserBandwidth(device, link)
-        resource = tier.name if _peak(device) <= _peak(link) else f"{tier.name}.link"
-    memories[tier.name] = MemoryPort(resource, path, latency + link_latency)
+def _add_tier(tier: TierSpec, memories: dict, units: dict, routes: dict) -> None:
+    paths = tier_paths(tier)
+    memories[tier.name] = paths.port
     if not tier.has_compute:
         return
-    buf = f"{tier.name}.buf"
-    if link is None:
-        memories[buf] = MemoryPort(tier.name, device, latency)
+    buf = place_names(tier.name).buffer
+    if paths.link is None:
+        memories[buf] = MemoryPort(tier.name, paths.device, paths.device_latency_ps)
     else:
-        memories[buf] = MemoryPort(f"{tier.name}.link", link, link_latency)
-    routes[(tier.name, buf)] = MemoryPort(tier.name, device, latency, "src")
-    routes[(buf, tier.name)] = MemoryPort(tier.name, device, latency, "dst")
+        memories[buf] = MemoryPort(f"{tier.name}.link", paths.link, paths.link_latency_ps)
+    for key, side in (((tier.name, buf), "src"), ((buf, tier.name), "dst")):
+        routes[key] = MemoryPort(tier.name, paths.device, paths.device_latency_ps, side)
     units[tier.name] = ComputeUnit(tier.name, tier.compute_flops_per_s)
-    places[tier.name] = Place(buf, tier.name)

@@ -43,8 +43,6 @@ import numpy as np
 from workloads.llm.model_spec import ModelSpec
 from workloads.llm.placement import (
     HBM,
-    SRAM,
-    TENSOR,
     XPU_NAMES,
     LayerPlacement,
     PlaceNames,
@@ -52,7 +50,6 @@ from workloads.llm.placement import (
 )
 from workloads.llm.taskgraph import TaskGraph, TaskGraphBuilder
 
-__all__ = ["HBM", "SRAM", "TENSOR"]
 WEIGHT_CHUNKS = 4  # pipelined weight chunks per GEMM: overlap of streaming and FLOPs
 
 

@@ -7,22 +7,18 @@ hardware numbers: sim/llm/placement.py resolves a user's ``placement:`` (includi
 ``auto``, by operational intensity) into one of these against a platform.
 
 Per layer:
-  * ``weights``: the memory the layer's weights are read from. With ``prefetch`` and a
-    memory other than HBM, the layer's weights are first copied into HBM, one layer ahead
-    (the copy of layer i starts when that of layer i-1 has ended and layer i-2 has
-    finished, so two layers' buffers suffice), and the kernels read them from HBM;
-    without, the kernels stream them from that memory directly.
+  * ``weights``: the memory the layer's weights are read from; the kernels stream them
+    from there directly (no copy into HBM ahead of use: not modelled yet).
   * ``projections``: the place of the QKV and output projections.
   * ``ffn``: (place, share) pairs: a dense FFN runs on one place; a mixture of experts may
     be split, share = the number of experts (in expert order) each place serves.
   * ``attention``: ``AttentionPiece`` s, each a group of KV heads whose cache lives in one
     memory and whose attention runs on one place; the pieces run side by side (a
-    head-wise split, HeadInfer's offload or Duplex's co-processing). With ``prefetch``, a
-    piece on the xPU whose KV is not in HBM has its KV copied into HBM first (its copy
-    follows the previous layer's, FlexGen's overlap of the next layer's KV load with this
-    layer's compute).
-The LM head reads its weights from the last layer's weight memory, on the projections'
-place of the last layer.
+    head-wise split, HeadInfer's offload).
+  * ``ffn_stream``: a dense FFN whose missing neurons are loaded from flash per token
+    (flash_loading.py).
+Every layer of a model graph has the same placement; the LM head reads its weights from
+the layers' weight memory, on the projections' place.
 """
 
 from __future__ import annotations
@@ -70,31 +66,6 @@ class LayerPlacement:
     # a dense FFN whose weights stream from flash per token (flash_loading.py): the memory
     # and its LoadPlan; None: the FFN weights are in ``weights``
     ffn_stream: tuple[str, object] | None = None
-
-
-@dataclass(frozen=True)
-class ModelPlacement:
-    layers: tuple[LayerPlacement, ...]
-    prefetch: bool = True
-
-    @staticmethod
-    def default(layers: int) -> ModelPlacement:
-        return ModelPlacement((LayerPlacement(),) * layers)
-
-    def memories(self) -> set[str]:
-        out = set()
-        for lp in self.layers:
-            out.add(lp.weights)
-            out.update(p.kv_memory for p in lp.attention)
-        return out
-
-    def places(self) -> set[str]:
-        out = set()
-        for lp in self.layers:
-            out.add(lp.projections)
-            out.update(p for p, _ in lp.ffn)
-            out.update(p.place for p in lp.attention)
-        return out
 
 
 def relocate(g: TaskGraph, place: str, kv_memory: str = HBM) -> TaskGraph:
