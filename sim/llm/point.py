@@ -32,6 +32,7 @@ from sim.config import yamlfile as y
 from sim.config.units import UnitError, parse_bytes
 from sim.config.yamlfile import Node
 from sim.errors import UserError
+from sim.llm.capacity import kv_fit, weight_bytes
 from sim.xpu import XpuSpec
 from workloads.llm.attention_shape import AttentionShape
 from workloads.llm.model_spec import ModelSpec
@@ -48,7 +49,7 @@ KEYS = {
                          "granularity"),
     "llm": (*COMMON, "model", "precision", "phase", "batch", "context", "prompt", "steps",
             "layout", "kv_bits", "retained", "shared_prefix", "expert_skew", "placement",
-            "switch_from", "flash_loading"),
+            "switch_from", "flash_loading", "retrieval"),
 }
 ALGORITHMS = ("standard", "flash")
 PHASES = ("decode", "prefill")
@@ -264,51 +265,6 @@ def _layout(node: Node, model: Any):
                  where="layout")
 
 
-def weight_bytes(model: Any) -> int:
-    """Bytes of the model's weights in HBM."""
-    return model.parameters() * model.bytes_per_element
-
-
-def kv_fit(model: ModelSpec, xpu: XpuSpec, layout: Any, contexts: np.ndarray,
-           p: Mapping[str, Any]) -> dict[str, Any]:
-    """KV utilisation, allocated and token bytes, and the largest batch of such requests
-    beside the weights; UserError when the weights or this batch's KV do not fit."""
-    from sim.llm.placement import capacity_of
-    from workloads.llm.kv_layout import check_kv_fits, max_batch
-
-    place = p.get("placement") or {"weights": "hbm", "kv": "hbm"}
-    w_cap = capacity_of(xpu, place["weights"])
-    if weight_bytes(model) > w_cap:
-        raise UserError(f"{model.name}'s weights need {weight_bytes(model) / 2**30:.1f} GiB, "
-                        f"more than the {w_cap / 2**30:.1f} GiB of {xpu.name}'s "
-                        f"'{place['weights']}'")
-    free = capacity_of(xpu, place["kv"]) - (
-        weight_bytes(model) if place["kv"] == place["weights"] else 0)
-    if free <= 0:
-        raise UserError(f"{model.name}'s weights fill {xpu.name}'s '{place['kv']}' "
-                        f"({capacity_of(xpu, place['kv']) / 2**30:.1f} GiB): no room for "
-                        f"the KV cache")
-    kw = dict(kv_bits=p.get("kv_bits"), retained=p.get("retained", 1.0),
-              shared_prefix=p.get("shared_prefix", 0))
-    split = place.get("kv_split")
-    if split:  # each memory holds its heads' share of the cache
-        for mem, heads in split.items():
-            room = capacity_of(xpu, mem) - (weight_bytes(model) if mem == place["weights"]
-                                            else 0)
-            part = dataclasses.replace(model, kv_heads=heads)
-            if heads:
-                try:
-                    check_kv_fits(part, room, layout, contexts, **kw)
-                except UserError as e:
-                    raise UserError(f"'{mem}' ({heads} KV heads): {e}") from None
-        free = sum(capacity_of(xpu, m) for m in split) - weight_bytes(model)
-    usage = check_kv_fits(model, free, layout, contexts, **kw)
-    return {"kv_utilisation": usage.utilisation,
-            "kv_allocated_gb": usage.allocated_bytes / 1e9,
-            "kv_token_gb": usage.token_bytes / 1e9,
-            "max_batch": max_batch(model, free, layout, contexts, **kw)}
-
-
 def _check_fits(node: Node, model: ModelSpec, xpu: XpuSpec, layout: Any, contexts: np.ndarray,
                 p: Mapping[str, Any]) -> None:
     _user(_get(node, "batch") or node, kv_fit, model, xpu, layout, contexts, p)
@@ -349,20 +305,13 @@ def _decode_attention_params(node: Node, xpu: XpuSpec, seed: int,
 
 
 def _llm_params(node: Node, xpu: XpuSpec, seed: int, base_dir: str) -> dict[str, Any]:
-    from sim.llm.placement import parse_placement
+    from sim.llm.placement import check_against_model, parse_placement, parse_retrieval
 
     model = _model(node)
     _level(node, "llm")
     phase = _enum(node, "phase", PHASES, "decode")
     placement = parse_placement(_get(node, "placement"), xpu)
-    if placement.get("kv_split") and sum(placement["kv_split"].values()) != model.kv_heads:
-        raise node.value["placement"].value["kv"].error(
-            f"the split holds {sum(placement['kv_split'].values())} KV heads; {model.name} "
-            f"has {model.kv_heads}")
-    if phase == "prefill" and (placement["attention"], placement["kv"]) != ("xpu", "hbm"):
-        raise (_get(node, "placement") or node).error(
-            "prefill attention runs on the xPU with its KV in HBM (placement.attention: xpu, "
-            "placement.kv: hbm)")
+    check_against_model(_get(node, "placement"), placement, model, phase)
     if phase == "prefill":
         prec = _get(node, "precision")
         p = {"model": model_ref(node), "phase": phase, "batch": _int(node, "batch"),
@@ -373,11 +322,13 @@ def _llm_params(node: Node, xpu: XpuSpec, seed: int, base_dir: str) -> dict[str,
                                              f"{model.max_context}")
         contexts = np.full(p["batch"], p["prompt"], np.int64)
         p["placement"] = placement
+        parse_retrieval(_get(node, "retrieval"), placement, xpu, phase)
         _check_fits(node, model, xpu, _layout(node, model), contexts, {"placement": placement})
         p["layout"] = layout_params(_plain(_get(node, "layout")))
     else:
         p = {"phase": phase, **_decode_common(node, model),
-             "steps": _int(node, "steps", 1), "placement": placement}
+             "steps": _int(node, "steps", 1), "placement": placement,
+             "retrieval": parse_retrieval(_get(node, "retrieval"), placement, xpu, phase)}
         contexts = _contexts(node, model, p["batch"], seed, base_dir)
         last = contexts + (p["steps"] - 1)
         if int(last.max()) > model.max_context:
@@ -532,7 +483,7 @@ def _without_switch(point: LlmPoint) -> LlmPoint:
 def _layer_placement(point: LlmPoint, model: ModelSpec, tokens: int, decode: Any) -> Any:
     """The resolved placement of every layer (``auto`` decided by the roofline of this
     point's kernels on its platform); None when the workload places nothing."""
-    from sim.llm.placement import resolve_layer
+    from sim.llm.placement import layer_configs, resolve_layer, retrieval_pieces
     from sim.transfer.platform import platform_for_xpu
     from workloads.llm.decode_attention import decode_attention_metrics
     from workloads.llm.layer_graph import expert_weight_bytes
@@ -559,15 +510,25 @@ def _layer_placement(point: LlmPoint, model: ModelSpec, tokens: int, decode: Any
         kernels["attention"] = (m.flops, m.hbm_bytes)
     else:
         kernels["attention"] = (1, 1)  # prefill: attention stays on the xPU
-    layer = resolve_layer(p, platform_for_xpu(device_for(point)), point.xpu, kernels)
+    platform = platform_for_xpu(device_for(point))
+    resolved: dict[int, Any] = {}
+    layers = []
+    for cfg in layer_configs(p, model.layers):
+        if id(cfg) not in resolved:
+            resolved[id(cfg)] = resolve_layer(cfg, platform, point.xpu, kernels)
+        layers.append(resolved[id(cfg)])
     fl = point.workload.get("flash_loading")
     if fl:
         from workloads.llm.flash_loading import FlashLoading, load_plan
 
         plan = load_plan(h, model.ffn, e, model.ffn_matrices, FlashLoading(
             fl["mode"], fl["sparsity"], fl["persistence"], fl["window"]), seed=point.seed)
-        layer = dataclasses.replace(layer, ffn_stream=(fl["from"], plan))
-    return layer
+        layers = [dataclasses.replace(lp, ffn_stream=(fl["from"], plan)) for lp in layers]
+    r = point.workload.get("retrieval")
+    if r:
+        pieces = retrieval_pieces(r, model.kv_heads)
+        layers = [dataclasses.replace(lp, attention=pieces) for lp in layers]
+    return layers[0] if all(lp is layers[0] for lp in layers) else layers
 
 
 def _placement_extras(placement: Any) -> dict[str, Any]:

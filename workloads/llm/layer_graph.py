@@ -119,6 +119,7 @@ class LayerTasks:
     attention_count: int
     expert_groups: list[ExpertGroup] = field(default_factory=list)
     sinks: list[int] = field(default_factory=list)
+    prefetches: list[int] = field(default_factory=list)  # copies of weights and KV into HBM
 
 
 def expert_weight_bytes(model: ModelSpec) -> tuple[int, int]:
@@ -150,7 +151,7 @@ def add_layer(b: TaskGraphBuilder, model: ModelSpec, *, tokens: int, attention: 
               deps: list[int], expert_tokens: np.ndarray | None = None,
               qkv_writes_kv: bool = True, weight_chunks: int = WEIGHT_CHUNKS,
               placement: LayerPlacement | None = None,
-              weight_deps: list[int] | None = None) -> LayerTasks:
+              prefetch_deps: list[int] | None = None) -> LayerTasks:
     """Append one decoder layer processing ``tokens`` tokens after the tasks ``deps``.
 
     ``attention``: the layer's attention graph for these tokens. ``expert_tokens``: for a
@@ -158,8 +159,11 @@ def add_layer(b: TaskGraphBuilder, model: ModelSpec, *, tokens: int, attention: 
     dense FFN. ``qkv_writes_kv``: whether the QKV projection writes k and v to HBM (False
     when the attention graph appends them to the cache itself, as decode's does).
     ``placement``: where the weights are and where the kernels run (placement.py; default:
-    all in HBM on the xPU); ``weight_deps``: what the layer's weight reads wait for (their
-    prefetch into HBM).
+    all in HBM on the xPU). With ``placement.prefetch``, weights outside HBM are copied
+    into HBM by one task (labelled ``weights_prefetch``) that starts after
+    ``prefetch_deps`` (the start of the previous layer and its copies: two layers are
+    staged at a time), and so are prefetched pieces of the attention's KV (the sources of
+    ``attention`` labelled ``kv_prefetch``).
     """
     lp = placement or LayerPlacement()
     e = model.bytes_per_element
@@ -168,46 +172,34 @@ def add_layer(b: TaskGraphBuilder, model: ModelSpec, *, tokens: int, attention: 
     row = h * e  # one token's hidden vector: the contiguous run of activation reads
     written = qkv_width if qkv_writes_kv else model.heads * d
     proj = place_names(lp.projections)
-    wk = dict(chunks=weight_chunks, weights_from=lp.weights, weight_deps=weight_deps)
+    wk = dict(chunks=weight_chunks, weights_from=lp.weights)
+    prefetches: list[int] = []
+    if lp.prefetch and lp.weights != HBM:
+        # one copy of the layer's weights in runs of its smallest matrix (Wo)
+        prefetches.append(b.transfer(lp.weights, HBM, layer_weight_bytes(model),
+                                     chunk=model.heads * d * h * e, deps=prefetch_deps or [],
+                                     label="weights_prefetch"))
+        wk = dict(chunks=weight_chunks, weights_from=HBM, weight_deps=prefetches[:1])
     qkv = add_gemm(b, label="qkv_proj", deps=deps, act_bytes=tokens * row, act_run=row,
                    weight_bytes=h * qkv_width * e, weight_run=h * qkv_width * e,
                    flops=2 * tokens * h * qkv_width, out_bytes=tokens * written * e,
                    place=proj, **wk)
     start = len(b)
-    attn_sinks = b.add_graph(attention, deps=[qkv.out_write])
+    early = np.flatnonzero(np.array([lb == "kv_prefetch" for lb in attention.labels])
+                           [attention.tasks["label"]])
+    early = np.intersect1d(early, attention.sources())
+    attn_sinks = b.add_graph(attention, deps=[qkv.out_write],
+                             outside={int(i): prefetch_deps or [] for i in early})
+    prefetches += [start + int(i) for i in early]
     o_width = model.heads * d
     o = add_gemm(b, label="o_proj", deps=[int(s) for s in attn_sinks],
                  act_bytes=tokens * o_width * e, act_run=o_width * e,
                  weight_bytes=o_width * h * e, weight_run=o_width * h * e,
                  flops=2 * tokens * o_width * h, out_bytes=tokens * row, place=proj, **wk)
-    layer = LayerTasks(start, attention.n)
+    layer = LayerTasks(start, attention.n, prefetches=prefetches)
     up_bytes, down_bytes = expert_weight_bytes(model)
     if model.experts == 1:
-        if len(lp.ffn) != 1:
-            raise ValueError("a dense FFN runs on one place")
-        at = place_names(lp.ffn[0][0])
-        share, fk = 1.0, wk
-        ffn_deps = [o.out_write]
-        if lp.ffn_stream is not None:
-            # LLM in a flash: this token's missing neurons come from flash into HBM, then
-            # the FFN computes with its active neurons only
-            memory, plan = lp.ffn_stream
-            load = b.transfer(memory, HBM, plan.nbytes, chunk=min(plan.run, plan.nbytes),
-                              deps=[o.out_write], label="ffn.flash_load")
-            share = plan.active_fraction
-            fk = {**wk, "weights_from": HBM, "weight_deps": [load]}
-        f_up = max(1, round(up_bytes * share))
-        f_down = max(1, round(down_bytes * share))
-        up = add_gemm(b, label="ffn", deps=ffn_deps, act_bytes=tokens * row,
-                      act_run=row, weight_bytes=f_up, weight_run=f_up,
-                      flops=round(2 * tokens * h * model.ffn * (model.ffn_matrices - 1) * share),
-                      out_bytes=tokens * model.ffn * e, place=at, **fk)
-        down = add_gemm(b, label="ffn", deps=[up.out_write],
-                        act_bytes=tokens * model.ffn * e, act_run=model.ffn * e,
-                        weight_bytes=f_down, weight_run=f_down,
-                        flops=round(2 * tokens * model.ffn * h * share), out_bytes=tokens * row,
-                        place=at, **fk)
-        layer.sinks = [down.out_write]
+        layer.sinks = _dense_ffn(b, model, lp, tokens=tokens, deps=[o.out_write], wk=wk)
         return layer
     if expert_tokens is None or len(expert_tokens) != model.experts:
         raise ValueError(f"a mixture of experts needs {model.experts} expert_tokens")
@@ -238,6 +230,50 @@ def add_layer(b: TaskGraphBuilder, model: ModelSpec, *, tokens: int, attention: 
         layer.expert_groups.append(ExpertGroup(lo, hi, up.weight_reads, down.weight_reads))
         layer.sinks.append(down.out_write)
     return layer
+
+
+def _dense_ffn(b: TaskGraphBuilder, model: ModelSpec, lp: LayerPlacement, *, tokens: int,
+               deps: list[int], wk: dict) -> list[int]:
+    """A dense FFN's up and down GEMMs on each of its places (co-processing: a place with
+    share s of total t computes s/t of the intermediate neurons and writes a partial
+    output; summing the partials is fused into the next kernel's read and not counted).
+    Returns the output writes."""
+    e, h = model.bytes_per_element, model.hidden
+    row = h * e
+    up_bytes, down_bytes = expert_weight_bytes(model)
+    total = sum(share for _, share in lp.ffn)
+    if len(lp.ffn) > 1 and (lp.ffn_stream is not None or min(s for _, s in lp.ffn) < 1):
+        raise ValueError("a dense FFN split across places needs positive shares and no "
+                         "flash streaming")
+    fk = wk
+    stream_share = 1.0
+    if lp.ffn_stream is not None:
+        # LLM in a flash: this token's missing neurons come from flash into HBM, then
+        # the FFN computes with its active neurons only
+        memory, plan = lp.ffn_stream
+        load = b.transfer(memory, HBM, plan.nbytes, chunk=min(plan.run, plan.nbytes),
+                          deps=deps, label="ffn.flash_load")
+        stream_share = plan.active_fraction
+        fk = {**wk, "weights_from": HBM, "weight_deps": [load]}
+    sinks = []
+    for where, part in lp.ffn:
+        split = part / total if len(lp.ffn) > 1 else 1.0
+        share = stream_share * split
+        at = place_names(where)
+        f_up = max(1, round(up_bytes * share))
+        f_down = max(1, round(down_bytes * share))
+        mid = max(1, round(tokens * model.ffn * e * split))  # this place's neurons
+        up = add_gemm(b, label="ffn", deps=deps, act_bytes=tokens * row,
+                      act_run=row, weight_bytes=f_up, weight_run=f_up,
+                      flops=round(2 * tokens * h * model.ffn * (model.ffn_matrices - 1) * share),
+                      out_bytes=mid, place=at, **fk)
+        down = add_gemm(b, label="ffn", deps=[up.out_write], act_bytes=mid,
+                        act_run=max(1, round(model.ffn * e * split)),
+                        weight_bytes=f_down, weight_run=f_down,
+                        flops=round(2 * tokens * model.ffn * h * share), out_bytes=tokens * row,
+                        place=at, **fk)
+        sinks.append(down.out_write)
+    return sinks
 
 
 def add_lm_head(b: TaskGraphBuilder, model: ModelSpec, *, tokens: int, deps: list[int],

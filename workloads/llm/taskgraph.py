@@ -40,7 +40,7 @@ chunk = one block's bytes).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -234,10 +234,14 @@ class TaskGraphBuilder:
                place, 0, 0, 0, 0, 0, flops)
         return self._add(row, deps)
 
-    def add_graph(self, g: TaskGraph, deps: Iterable[int] = ()) -> np.ndarray:
-        """Append ``g``; its sources also depend on ``deps``. Returns the new ids of g's sinks."""
+    def add_graph(self, g: TaskGraph, deps: Iterable[int] = (),
+                  outside: Mapping[int, Iterable[int]] | None = None) -> np.ndarray:
+        """Append ``g``; its sources also depend on ``deps``. ``outside``: task i of ``g``
+        depends on the builder's tasks ``outside[i]`` instead (a source) or as well.
+        Returns the new ids of g's sinks."""
         base = len(self._rows)
         deps = [int(d) for d in deps]
+        outside = {int(i): [int(d) for d in ds] for i, ds in (outside or {}).items()}
         mem = [self._index(self._memories, m) for m in g.memories]
         uni = [self._index(self._units, u) for u in g.units]
         lab = [self._index(self._labels, lb) for lb in g.labels]
@@ -249,7 +253,8 @@ class TaskGraphBuilder:
                 row[3] = uni[row[3]]
             row[4] = lab[row[4]]
             own = (g.dep_idx[g.dep_ptr[i]:g.dep_ptr[i + 1]] + base).tolist()
-            self._add(tuple(row), (deps if len(own) == 0 else []) + own)
+            extra = outside.get(i, deps if len(own) == 0 else [])
+            self._add(tuple(row), extra + own)
         return g.sinks() + base
 
     def __len__(self) -> int:
