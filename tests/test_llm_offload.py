@@ -26,17 +26,16 @@ EXP = """\
       batch: {batch}
       context: {context}
       placement: {placement}
-      {extra}
     """
 
 
 def _point(tmp_path: Path, *, hw: str = "h100_tiers", model: str = "llama-3-8b",
-           batch: int = 4, context: int = 2048, placement: str = "{}", extra: str = "",
+           batch: int = 4, context: int = 2048, placement: str = "{}",
            precision: str = "fp16"):
     p = tmp_path / "exp.yaml"
     p.write_text(textwrap.dedent(EXP.format(hw=hw, model=model, batch=batch,
                                             context=context, placement=placement,
-                                            extra=extra, precision=precision)))
+                                            precision=precision)))
     _, points = plan_experiment(p)
     return points[0].resolved
 
@@ -139,13 +138,13 @@ def test_attention_split_across_units_moves_each_share_of_the_kv(tmp_path):
         _point(tmp_path, hw="h100_duplex", placement="{kv: {hbm: 8}, attention: {xpu: 8}}")
 
 
-RETRIEVAL = "retrieval: {{from: host, window: {window}, top_k: {top_k}, scan: {scan}}}"
+RETRIEVAL = "{{retrieval: {{from: host, window: {window}, top_k: {top_k}, scan: {scan}}}}}"
 
 
 def test_top_k_retrieval_reads_the_window_from_hbm_and_top_k_from_the_tier(tmp_path):
     ctx, window, top_k, scan, batch = 8192, 512, 1024, 0.02, 4
     p = _point(tmp_path, batch=batch, context=ctx,
-               extra=RETRIEVAL.format(window=window, top_k=top_k, scan=scan))
+               placement=RETRIEVAL.format(window=window, top_k=top_k, scan=scan))
     g, _ = build_graph(p)
     vec = kv_vector_bytes(LLAMA.head_dim, 2)
     kvh, layers = LLAMA.kv_heads, LLAMA.layers
@@ -165,27 +164,27 @@ def test_top_k_retrieval_reads_the_window_from_hbm_and_top_k_from_the_tier(tmp_p
 def test_block_wise_split_reads_every_token_once(tmp_path):
     ctx, window = 8192, 1024
     g, _ = build_graph(_point(tmp_path, context=ctx,
-                              extra=f"retrieval: {{from: host, window: {window}, "
-                                    f"top_k: all, place: xpu}}"))
+                              placement=f"{{retrieval: {{from: host, window: {window}, "
+                                        f"top_k: all, place: xpu}}}}"))
     g0, _ = build_graph(_point(tmp_path, context=ctx))
     # recent blocks in HBM, older ones on the host: together the whole cache, once
     assert g.bytes_between("hbm", "sram") + g.bytes_between("host", "sram") == \
         pytest.approx(g0.bytes_between("hbm", "sram"), rel=1e-3)
 
 
-@pytest.mark.parametrize("extra, fragment", [
-    ("retrieval: {from: hots, window: 64}", "did you mean 'host'"),
-    ("retrieval: {from: host, window: 64, top_k: all, scan: 0.1}", "give top_k"),
-    ("retrieval: {from: host, window: 0}", "positive"),
+@pytest.mark.parametrize("retrieval, fragment", [
+    ("{from: hots, window: 64}", "did you mean 'host'"),
+    ("{from: host, window: 64, top_k: all, scan: 0.1}", "give top_k"),
+    ("{from: host, window: 0}", "positive"),
 ])
-def test_bad_retrieval_is_one_line_with_file_line_and_key(tmp_path, extra, fragment):
+def test_bad_retrieval_is_one_line_with_file_line_and_key(tmp_path, retrieval, fragment):
     with pytest.raises(ConfigError) as e:
-        _point(tmp_path, extra=extra)
+        _point(tmp_path, placement=f"{{retrieval: {retrieval}}}")
     assert fragment in str(e.value) and "exp.yaml:" in str(e.value)
-    assert "workload.retrieval" in str(e.value)
+    assert "workload.placement.retrieval" in str(e.value)
 
 
 def test_retrieval_leaves_the_kv_placement_to_itself(tmp_path):
     with pytest.raises(ConfigError, match="leave placement.kv"):
-        _point(tmp_path, placement="{kv: host}",
-               extra="retrieval: {from: host, window: 64, top_k: 128}")
+        _point(tmp_path, placement="{kv: host, retrieval: {from: host, window: 64, "
+                                   "top_k: 128}}")

@@ -101,7 +101,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.parametrize("name", ["kv_offload.yaml", "papers/duplex_pim.yaml",
                                   "papers/instinfer.yaml", "three_tier.yaml",
-                                  "papers/llm_in_a_flash.yaml"])
+                                  "papers/llm_in_a_flash.yaml",
+                                  "papers/retrieval_attention.yaml"])
 def test_tier_experiments_plan(name):
     """Every point of the shipped tier and PIM experiments resolves before any runs."""
     exp, points = plan_experiment(ROOT / "experiments" / name)

@@ -88,7 +88,7 @@ def kv_fit(model: ModelSpec, xpu: XpuSpec, layout: Any, contexts: np.ndarray,
         if w > capacity_of(xpu, mem):
             raise UserError(f"{model.name}'s weights need {_gib(w)} in '{mem}', more than "
                             f"the {_gib(capacity_of(xpu, mem))} of {xpu.name}'s '{mem}'")
-    parts = kv_parts(model, cfgs, contexts, p.get("retrieval"))
+    parts = kv_parts(model, cfgs, contexts, place.get("retrieval"))
     fits = []
     for mem, kinds in parts.items():
         free = capacity_of(xpu, mem) - weights.get(mem, 0)

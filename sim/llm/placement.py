@@ -14,6 +14,8 @@ unit runs attention, the FFN or experts, and the projections.
       prefetch: false       # copy weights and KV held outside HBM into HBM one layer ahead
       layers:               # per-layer overrides of the keys above, first and last layer
         - {range: [60, 79], weights: host, kv: host}
+      retrieval:            # the KV cache in a tier, attended by window + top-k retrieval
+        {from: host, window: 640, top_k: 100, scan: 0.02}   # (parse_retrieval)
 
 ``auto`` picks, per kernel, the unit with the least roofline time against the platform
 (sim/transfer/platform.py): max(FLOPs / the unit's FLOP/s, bytes / the bandwidth of the
@@ -33,7 +35,7 @@ from sim.transfer.platform import Platform
 from sim.xpu import XpuSpec
 from workloads.llm.placement import HBM, XPU, AttentionPiece, LayerPlacement, place_names
 
-KEYS = ("weights", "kv", "attention", "ffn", "projections", "prefetch", "layers")
+KEYS = ("weights", "kv", "attention", "ffn", "projections", "prefetch", "layers", "retrieval")
 LAYER_KEYS = ("range", "weights", "kv", "attention", "ffn", "projections", "prefetch")
 AUTO = "auto"
 MIB = 1 << 20
@@ -96,6 +98,7 @@ def parse_placement(node: Node | None, xpu: XpuSpec) -> dict[str, Any]:
             own.pop("kv_split", None)
             own.pop("attention_split", None)
             p["layers"].append((first, last, _parse_keys(item, xpu, own)))
+    p["retrieval"] = parse_retrieval(node.get("retrieval"), p, xpu)
     return p
 
 
@@ -104,7 +107,7 @@ def _parse_keys(node: Node, xpu: XpuSpec, inherited: Mapping[str, Any]) -> dict[
     mems, places = memories_of(xpu), places_of(xpu)
     pims = [u.name for u in xpu.pim]
     for key, v in node.value.items():
-        if key in ("layers", "range"):
+        if key in ("layers", "range", "retrieval"):
             continue
         if key == "prefetch":
             p["prefetch"] = y.as_bool(v)
@@ -278,13 +281,16 @@ def check_against_model(node: Node | None, p: Mapping[str, Any], model: Any,
                                    c.get("kv_split") or c.get("attention_split")):
             raise at.error("prefill attention runs on the xPU with its KV in HBM "
                            "(placement.attention: xpu, placement.kv: hbm)")
+    if phase != "decode" and p.get("retrieval"):
+        raise node.value["retrieval"].error("retrieval selects KV tokens per decoded token: "
+                                            "phase: decode")
 
 
 RETRIEVAL_KEYS = ("from", "window", "top_k", "scan", "place")
 
 
-def parse_retrieval(n: Node | None, p: Mapping[str, Any], xpu: XpuSpec,
-                    phase: str) -> dict[str, Any] | None:
+def parse_retrieval(n: Node | None, p: Mapping[str, Any],
+                    xpu: XpuSpec) -> dict[str, Any] | None:
     """``retrieval:``: the KV cache lives in tier ``from``; attention runs over the
     ``window`` most recent tokens in HBM on the xPU and, beside it, over ``top_k`` of the
     older tokens found by scanning ``scan`` of their keys, on ``place`` (default: the
@@ -295,8 +301,6 @@ def parse_retrieval(n: Node | None, p: Mapping[str, Any], xpu: XpuSpec,
     if not n.is_mapping:
         raise n.error(f"expected a mapping with {', '.join(RETRIEVAL_KEYS)}")
     y.check_keys(n, RETRIEVAL_KEYS)
-    if phase != "decode":
-        raise n.error("retrieval selects KV tokens per decoded token: phase: decode")
     layered = any(own["kv"] != HBM for *_, own in p.get("layers", []))
     if p["kv"] != HBM or p.get("kv_split") or p.get("attention_split") or layered or \
             p["attention"] not in (XPU, AUTO):

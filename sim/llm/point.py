@@ -49,7 +49,7 @@ KEYS = {
                          "granularity"),
     "llm": (*COMMON, "model", "precision", "phase", "batch", "context", "prompt", "steps",
             "layout", "kv_bits", "retained", "shared_prefix", "expert_skew", "placement",
-            "switch_from", "flash_loading", "retrieval"),
+            "switch_from", "flash_loading"),
 }
 ALGORITHMS = ("standard", "flash")
 PHASES = ("decode", "prefill")
@@ -305,7 +305,7 @@ def _decode_attention_params(node: Node, xpu: XpuSpec, seed: int,
 
 
 def _llm_params(node: Node, xpu: XpuSpec, seed: int, base_dir: str) -> dict[str, Any]:
-    from sim.llm.placement import check_against_model, parse_placement, parse_retrieval
+    from sim.llm.placement import check_against_model, parse_placement
 
     model = _model(node)
     _level(node, "llm")
@@ -322,13 +322,11 @@ def _llm_params(node: Node, xpu: XpuSpec, seed: int, base_dir: str) -> dict[str,
                                              f"{model.max_context}")
         contexts = np.full(p["batch"], p["prompt"], np.int64)
         p["placement"] = placement
-        parse_retrieval(_get(node, "retrieval"), placement, xpu, phase)
         _check_fits(node, model, xpu, _layout(node, model), contexts, {"placement": placement})
         p["layout"] = layout_params(_plain(_get(node, "layout")))
     else:
         p = {"phase": phase, **_decode_common(node, model),
-             "steps": _int(node, "steps", 1), "placement": placement,
-             "retrieval": parse_retrieval(_get(node, "retrieval"), placement, xpu, phase)}
+             "steps": _int(node, "steps", 1), "placement": placement}
         contexts = _contexts(node, model, p["batch"], seed, base_dir)
         last = contexts + (p["steps"] - 1)
         if int(last.max()) > model.max_context:
@@ -524,7 +522,7 @@ def _layer_placement(point: LlmPoint, model: ModelSpec, tokens: int, decode: Any
         plan = load_plan(h, model.ffn, e, model.ffn_matrices, FlashLoading(
             fl["mode"], fl["sparsity"], fl["persistence"], fl["window"]), seed=point.seed)
         layers = [dataclasses.replace(lp, ffn_stream=(fl["from"], plan)) for lp in layers]
-    r = point.workload.get("retrieval")
+    r = p.get("retrieval")
     if r:
         pieces = retrieval_pieces(r, model.kv_heads)
         layers = [dataclasses.replace(lp, attention=pieces) for lp in layers]
