@@ -306,6 +306,30 @@ def test_extends_chain_alternatives_displace_base_keys():
     assert cfg.controller.page_policy == "closed"  # from the middle file
 
 
+@pytest.mark.parametrize("first,second", [("tRCD: 13.75 ns", "nRCD: 30"),
+                                           ("nRCD: 30", "tRCD: 13.75 ns")])
+def test_child_giving_both_time_and_clock_forms_is_an_error(tmp_path, first, second):
+    """A derived preset with tRCD and nRCD must not keep one silently (each displaces the
+    other in the merge): the later of the two is named, file:line:key."""
+    text = (f"extends: {FIX / 'ddr4_base.yaml'}\nname: both\ntiming:\n"
+            f"  {first}\n  {second}\n")
+    path = tmp_path / "both.yaml"
+    path.write_text(text)
+    msg = load_error(path)
+    key = second.split(":")[0]
+    assert msg == (f"{path}:{line_of(text, second)}: timing.{key}: give either nRCD (clocks) "
+                   f"or tRCD (time), not both")
+
+
+def test_both_forms_in_a_base_of_the_chain_is_an_error(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text(BASE_TEXT.replace("  tRP: 13.75 ns", "  tRP: 13.75 ns\n  nRP: 22"))
+    child = tmp_path / "child.yaml"
+    child.write_text("extends: base.yaml\nname: c\n")
+    assert load_error(child).startswith(f"{base}:{line_of(base.read_text(), 'nRP: 22')}: "
+                                        f"timing.nRP: give either nRP")
+
+
 def test_extends_cycle_is_an_error():
     msg = load_error(FIX / "cycle_a.yaml")
     assert msg.startswith(f"{FIX / 'cycle_b.yaml'}:2: extends: ")

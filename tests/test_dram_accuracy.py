@@ -20,6 +20,7 @@ PRESET = {
     ("dramsim3", "HBM2"): "dramsim3_hbm2",
     ("ramulator2", "DDR4-3200"): "ramulator2_ddr4_3200",
     ("ramulator2", "HBM2"): "ramulator2_hbm2",
+    ("ramulator2", "HBM3-6400"): "ramulator2_hbm3",
 }
 ROWS = list(csv.DictReader(DATA.open()))
 
@@ -30,8 +31,8 @@ def replay(preset: str, trace: str) -> dict:
     return simulate(load_memory_config(preset), t["addr"], t["is_write"], t["arrival"]).summary
 
 
-def test_all_twelve_rows_present() -> None:
-    assert len(ROWS) == 12
+def test_all_fifteen_rows_present() -> None:
+    assert len(ROWS) == 15
     assert {(r["reference"], r["standard"]) for r in ROWS} == set(PRESET)
 
 

@@ -35,6 +35,10 @@ def random_spec(rng: np.random.Generator) -> FlashSpec:
         controller_latency_ps=int(rng.choice([0, 1_000, 3_000])),
         link_bytes_per_s=int(rng.choice([512_000_000, 2 * 10**9, 7 * 10**9])),
         link_latency_ps=int(rng.choice([0, 700, 1_000])),
+        # the controller's time per command: often none, else round values that tie with
+        # arrivals, tR and transfers (1000 ps = 1e9 IOPS is a 512 B channel transfer)
+        controller_read_ps=int(rng.choice([0, 0, 1_000, 4_000, 40_000])),
+        controller_write_ps=int(rng.choice([0, 0, 1_000, 5_000, 100_000])),
     )
 
 
@@ -69,8 +73,9 @@ def test_kernel_matches_reference(chunk: int) -> None:
 
 
 def test_random_cases_exercise_batches_ties_and_waiting() -> None:
-    """The draw above really has multi-plane batches, closed-loop waits and both link modes."""
-    batched = waited = no_link = 0
+    """The draw above really has multi-plane batches, closed-loop waits, commands queued at
+    the controller (also in closed loop) and both link modes."""
+    batched = waited = no_link = queued = queued_closed = 0
     for chunk in range(CHUNKS):
         rng = np.random.default_rng(4000 + chunk)
         for _ in range(CASES_PER_CHUNK):
@@ -82,4 +87,8 @@ def test_random_cases_exercise_batches_ties_and_waiting() -> None:
             batched += int(res.raw.die_ops.sum() < len(res.units))
             waited += int(qd > 0 and bool(np.any(res.raw.issue > np.maximum(arrival, 0))))
             no_link += int(not link)
+            behind = bool(np.any(res.raw.ctrl_start > res.raw.issue))
+            queued += int(behind)
+            queued_closed += int(behind and qd > 0)
     assert batched >= 20 and waited >= 20 and no_link >= 10, (batched, waited, no_link)
+    assert queued >= 80 and queued_closed >= 50, (queued, queued_closed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,25 @@ from sim.memory.flash import flash_read_bandwidth, list_flash, load_flash, simul
 from workloads.traces import make_trace, write_trace
 
 KiB, MiB = 1 << 10, 1 << 20
+PS = 10**12
+# PCIe x4 data rate per direction: lanes x GT/s x 128/130 / 8, floored to whole B/s, then
+# x 256 / 280 for 256 B max-payload TLPs with 24 B each of framing, header and LCRC
+# (PCIe Base Specification 4.0 / 5.0; the numbers hw_configs/links/pcie_gen{4,5}_x4 carry)
+PCIE4_X4 = 4 * 16 * 10**9 * 128 // (130 * 8) * 256 // 280  # 7,201,758,240
+PCIE5_X4 = 4 * 32 * 10**9 * 128 // (130 * 8) * 256 // 280
+PCIE_LATENCY_PS = 500_000  # the PCIe presets' one-way latency (500 ns, ASSUMED there)
+# random 4 KiB read IOPS from the datasheets (sources in the presets' comments)
+DATASHEET_READ_IOPS = {"pm9a3": 900_000, "pm1743": 2_500_000, "samsung_980pro_1tb": 1_000_000}
+
+
+def ceil_ps(nbytes: int, rate: int) -> int:
+    return -(-nbytes * PS // rate)
+
+
+# pm9a3's unloaded 4 KiB read: controller 5 us + tR 45 us + 4096 B over a 1.4 GB/s channel
+# + 4096 B over the link + the link's latency
+PM9A3_4K_READ_PS = (5_000_000 + 45_000_000 + ceil_ps(4096, 1_400_000_000)
+                    + ceil_ps(4096, PCIE4_X4) + PCIE_LATENCY_PS)
 
 # A small drive whose dies are the bottleneck: 2 x 2 dies x 2 planes x 4 KiB per 50 us =
 # 655 MB/s, while its channels move 2 x 1.6 GB/s and its link 8 GB/s.
@@ -34,17 +54,20 @@ channel:
   rate: 1600 MT/s
   bus_bytes: 1
 controller:
-  latency: 2 us
+  latency: 2 us{controller}
 link:
   name: test_link
   bandwidth: {bandwidth}
   latency: 1 us
+  max_payload: 256 B
+  packet_overhead: 0 B
+  transfer_overhead: 0 ns
 """
 
 
 def write_preset(tmp_path: Path, channels: object = 2, bandwidth: str = "8 GB/s",
-                 drop: str = "") -> Path:
-    text = DIE_BOUND.format(channels=channels, bandwidth=bandwidth)
+                 drop: str = "", controller: str = "") -> Path:
+    text = DIE_BOUND.format(channels=channels, bandwidth=bandwidth, controller=controller)
     if drop:
         text = "".join(line + "\n" for line in text.splitlines() if not line.strip().startswith(drop))
     path = tmp_path / "ssd.yaml"
@@ -75,8 +98,21 @@ def test_presets_load_and_limits_are_the_closed_forms() -> None:
     pm = load_flash("pm9a3")  # the numbers written in hw_configs/storage/pm9a3.yaml
     assert (pm.channels, pm.dies_per_channel, pm.planes_per_die, pm.page_bytes) == (8, 8, 4, 16384)
     assert (pm.t_read_ps, pm.channel_bytes_per_s) == (45_000_000, 1_400_000_000)
-    assert (pm.link_name, pm.link_bytes_per_s, pm.link_latency_ps) == ("pcie_gen4_x4", 7_200_000_000, 10**6)
-    assert load_flash("pm1743").link_name == "pcie_gen5_x4"
+
+
+def test_presets_take_their_link_from_the_link_presets() -> None:
+    for name, link, rate in (("pm9a3", "pcie_gen4_x4", PCIE4_X4),
+                             ("samsung_980pro_1tb", "pcie_gen4_x4", PCIE4_X4),
+                             ("pm1743", "pcie_gen5_x4", PCIE5_X4)):
+        s = load_flash(name)
+        assert (s.link_name, s.link_bytes_per_s, s.link_latency_ps) == (link, rate, PCIE_LATENCY_PS)
+
+
+def test_presets_carry_the_datasheet_command_rates() -> None:
+    for name, iops in DATASHEET_READ_IOPS.items():
+        s = load_flash(name)
+        assert s.controller_read_ps == -(-PS // iops), name  # ps per command, rounded up
+        assert s.controller_write_ps == s.controller_read_ps, name  # see the presets' comments
 
 
 # ----------------------------------------------------------------------------- latency
@@ -87,16 +123,17 @@ def test_single_4k_read_at_qd1_is_the_hand_sum() -> None:
     res = simulate(spec, np.array([0], np.uint64), 4096, np.array([False]), np.array([0]),
                    queue_depth=1)
     # controller 5 us + tR 45 us + 4096 B at 1.4 GB/s (2,925,714.3 ps, rounded up)
-    # + 4096 B at 7.2 GB/s (568,888.9 ps, rounded up) + link latency 1 us
-    assert res.raw.complete[0] == 5_000_000 + 45_000_000 + 2_925_715 + 568_889 + 1_000_000
-    assert res.summary["read_latency_us"]["mean"] == pytest.approx(54.494604)
+    # + 4096 B at 7.2018 GB/s (568,750.2 ps, rounded up) + link latency 0.5 us
+    assert res.raw.complete[0] == 5_000_000 + 45_000_000 + 2_925_715 + 568_751 + 500_000
+    assert res.raw.complete[0] == PM9A3_4K_READ_PS
+    assert res.summary["read_latency_us"]["mean"] == pytest.approx(53.994466)
 
 
 def test_single_write_and_internal_read_are_hand_sums() -> None:
     spec = load_flash("pm9a3")
     w = simulate(spec, np.array([0], np.uint64), 4096, np.array([True]), np.array([0]))
     # controller + link to device + channel + tPROG 450 us + link latency
-    assert w.raw.complete[0] == 5_000_000 + 568_889 + 2_925_715 + 450_000_000 + 1_000_000
+    assert w.raw.complete[0] == 5_000_000 + 568_751 + 2_925_715 + 450_000_000 + 500_000
     r = simulate(spec, np.array([0], np.uint64), 4096, np.array([False]), np.array([0]),
                  through_link=False)
     assert r.raw.complete[0] == 5_000_000 + 45_000_000 + 2_925_715
@@ -133,7 +170,7 @@ def test_closed_loop_issues_each_request_at_a_completion() -> None:
     res = simulate(spec, addr, 4096, np.zeros(n, bool), np.zeros(n, np.int64), queue_depth=1)
     assert res.raw.issue[0] == 0
     assert np.array_equal(res.raw.issue[1:], res.raw.complete[:-1])
-    assert np.all(np.diff(res.raw.complete) == 54_494_604)
+    assert np.all(np.diff(res.raw.complete) == PM9A3_4K_READ_PS)
 
 
 # --------------------------------------------------------------------------- bandwidth
@@ -149,7 +186,7 @@ def test_bandwidth_rises_with_request_size_and_queue_depth() -> None:
     for col in bw.T:
         assert np.all((np.diff(col) > 0) | (col[1:] > 0.98 * peak)), col
     # QD1: one request at a time, latency by hand (controller, tR, channel, link, latency)
-    one = 4096 * 10**12 / (5e6 + 45e6 + 4096e12 / 1.4e9 + 4096e12 / 7.2e9 + 1e6)
+    one = 4096 * 10**12 / (5e6 + 45e6 + 4096e12 / 1.4e9 + 4096e12 / PCIE4_X4 + 0.5e6)
     assert bw[0, 0] == pytest.approx(one, rel=2e-3)
 
 
@@ -182,6 +219,56 @@ def test_die_bound_drive_saturates_at_the_die_limit(tmp_path: Path) -> None:
     assert flash_read_bandwidth(spec, 4 * KiB, 2) < 0.5 * die
 
 
+# -------------------------------------------------------------------------- controller
+
+
+@pytest.mark.parametrize("name", sorted(DATASHEET_READ_IOPS))
+def test_small_deep_reads_run_at_the_controller_command_rate(name: str) -> None:
+    spec = load_flash(name)
+    limit = DATASHEET_READ_IOPS[name]
+    iops = flash_read_bandwidth(spec, 4 * KiB, 256) / (4 * KiB)
+    assert iops == pytest.approx(limit, rel=0.02)
+    # the same drive without the limit goes well past it: the controller is what binds
+    free = dataclasses.replace(spec, controller_read_ps=0, controller_write_ps=0)
+    assert flash_read_bandwidth(free, 4 * KiB, 256) / (4 * KiB) > 1.2 * limit
+
+
+@pytest.mark.parametrize("name", sorted(DATASHEET_READ_IOPS))
+def test_large_reads_are_still_bound_by_dies_channels_or_link(name: str) -> None:
+    s = load_flash(name)
+    die = s.channels * s.dies_per_channel * s.planes_per_die * s.page_bytes * PS / s.t_read_ps
+    channel = s.channels * s.channel_bytes_per_s
+    link = {"pm1743": PCIE5_X4}.get(name, PCIE4_X4)
+    assert DATASHEET_READ_IOPS[name] * MiB > 10 * min(die, channel, link)  # far from binding
+    bw = flash_read_bandwidth(s, MiB, 32)
+    assert 0.97 * min(die, channel, link) <= bw <= 1.001 * min(die, channel, link)
+    inside = flash_read_bandwidth(s, MiB, 64, through_link=False)
+    assert 0.97 * min(die, channel) <= inside <= 1.001 * min(die, channel)
+
+
+def test_commands_queue_at_the_controller_one_at_a_time(tmp_path: Path) -> None:
+    # 100K read IOPS = 10 us per read command, 50K write IOPS = 20 us per write command
+    path = write_preset(tmp_path, controller="\n  max_read_iops: 100000\n  max_write_iops: 50000")
+    spec = load_flash(str(path))
+    page = spec.page_bytes
+    # three reads on three different dies, a write, a read; all arrive at 0 (QD 0)
+    addr = np.array([0, page, 2 * page, 3 * page, 5 * page], np.uint64)
+    write = np.array([False, False, False, True, False])
+    res = simulate(spec, addr, 4096, write, np.zeros(5, np.int64))
+    us = 1_000_000
+    assert list(res.raw.ctrl_start) == [0, 10 * us, 20 * us, 30 * us, 50 * us]
+    assert res.raw.ctrl_busy[0] == (4 * 10 + 20) * us
+    # a read: controller start + latency 2 us + tR 50 us + channel (4096 B at 1.6 GB/s)
+    # + link (4096 B at 8 GB/s) + link latency 1 us
+    unloaded = 2 * us + 50 * us + ceil_ps(4096, 1_600_000_000) + ceil_ps(4096, 8 * 10**9) + us
+    for i in (0, 1, 2):
+        assert res.raw.complete[i] == res.raw.ctrl_start[i] + unloaded
+    # at QD 1 a command (10 us) never waits for the one before (~56 us): start = issue
+    qd1 = simulate(spec, addr[:3], 4096, write[:3], np.zeros(3, np.int64), queue_depth=1)
+    assert np.array_equal(qd1.raw.ctrl_start, qd1.raw.issue)
+    assert list(qd1.raw.complete) == [unloaded, 2 * unloaded, 3 * unloaded]
+
+
 # ------------------------------------------------------------------------------ errors
 
 
@@ -199,6 +286,26 @@ def test_zero_link_bandwidth_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_flash(str(path))
     assert str(err.value).startswith(f"{path}:{line_of(path, 'bandwidth')}: link.bandwidth: ")
+
+
+def test_bad_command_rate_is_a_config_error(tmp_path: Path) -> None:
+    path = write_preset(tmp_path, controller="\n  max_read_iops: 0")
+    with pytest.raises(ConfigError) as err:
+        load_flash(str(path))
+    msg = str(err.value)
+    assert msg.startswith(f"{path}:{line_of(path, 'max_read_iops')}: controller.max_read_iops: ")
+    assert "positive integer" in msg and "\n" not in msg
+
+
+def test_unknown_link_preset_is_a_config_error(tmp_path: Path) -> None:
+    path = write_preset(tmp_path)
+    text = path.read_text()
+    path.write_text(text[:text.index("link:")] + "link: pcie_gen9_x4\n")
+    with pytest.raises(ConfigError) as err:
+        load_flash(str(path))
+    msg = str(err.value)
+    assert msg.startswith(f"{path}:{line_of(path, 'link')}: link: unknown link preset 'pcie_gen9_x4'")
+    assert "pcie_gen4_x4" in msg and "\n" not in msg
 
 
 def test_missing_key_is_a_config_error(tmp_path: Path) -> None:

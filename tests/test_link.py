@@ -23,6 +23,7 @@ RAW = {
     "pcie_gen4_x16": 16 * 16 * 10**9 * 128 // (130 * 8),   # PCIe 4.0: 16 GT/s, 128b/130b
     "pcie_gen5_x16": 16 * 32 * 10**9 * 128 // (130 * 8),   # PCIe 5.0: 32 GT/s, 128b/130b
     "pcie_gen4_x4": 4 * 16 * 10**9 * 128 // (130 * 8),
+    "pcie_gen5_x4": 4 * 32 * 10**9 * 128 // (130 * 8),
     "cxl2_x16": 16 * 32 * 10**9 * 128 // (130 * 8),       # CXL 2.0 on the PCIe 5.0 PHY
     "nvlink4": 18 * 25 * 10**9,                            # H100: 18 links x 25 GB/s
     "tsv_hbm3": 1024 * 6400 * 10**6 // 8,                  # HBM3: 1024 bits x 6.4 Gb/s
@@ -32,6 +33,7 @@ RAW = {
 # (max payload, bytes added per packet) as the sources give them
 PACKETS = {
     "pcie_gen4_x16": (256, 24), "pcie_gen5_x16": (256, 24), "pcie_gen4_x4": (256, 24),
+    "pcie_gen5_x4": (256, 24),
     "cxl2_x16": (64, 4), "nvlink4": (256, 16), "tsv_hbm3": (32, 0),
     "tsv_hbm3_duplex": (32, 0), "ucie_d2d": (64, 4),
 }

@@ -20,7 +20,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import sim
 from sim.config import memory as mem
 from sim.config import sram
 from sim.config import yamlfile as y
@@ -28,10 +27,12 @@ from sim.config.errors import ConfigError
 from sim.config.units import UnitError, parse_bandwidth, parse_bytes, parse_time_ps, period_ps
 from sim.config.yamlfile import KeyPath, Node
 from sim.machine.model import MachineSpec
+from sim.memory.address_map import is_plain
 from sim.memory.dram_config import DramConfig
 from sim.memory.sram_config import SramConfig
+from sim.paths import data_dir
 
-MACHINE_DIR = Path(sim.__file__).resolve().parents[1] / "hw_configs"
+MACHINE_DIR = data_dir("hw_configs")
 
 # The key tree of a machine file: a dict is a section, None a value.
 Schema = dict[str, "Schema | None"]
@@ -365,6 +366,11 @@ def machine_spec_from_node(root: Node) -> MachineSpec:
     preset_node = y.require(memory, "preset")
     dram_path = _preset_path(preset_node, mem.PRESET_DIR, mem.list_memory_presets, "memory preset")
     dram = _load_preset(preset_node, dram_path, mem.load_memory_config, "DRAM preset")
+    c = dram.controller
+    if not is_plain(c.address_mapping, c.bank_xor):  # its kernel decodes whole fields
+        raise preset_node.error(
+            f"{dram.name} splits or XORs address fields ({'-'.join(c.address_mapping)}); the "
+            f"machine's controller decodes whole fields only: use a preset without them")
     controllers = y.as_int(y.require(memory, "controllers_per_die"))
     interleave_node = y.require(memory, "interleave")
     interleave = _bytes(interleave_node, pow2=True)

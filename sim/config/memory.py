@@ -9,13 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-import sim
 from sim.config import yamlfile as y
 from sim.config.errors import ConfigError
 from sim.config.units import parse_time_ps, parse_transfer_rate
 from sim.config.yamlfile import KeyPath, Node
+from sim.memory import address_map as amap
 from sim.memory.dram_config import (
-    ADDRESS_FIELDS,
     COMMAND_QUEUES,
     PAGE_POLICIES,
     REFRESH_POLICIES,
@@ -26,11 +25,13 @@ from sim.memory.dram_config import (
     DramConfig,
     DramTiming,
 )
+from sim.paths import data_dir
 
-PRESET_DIR = Path(sim.__file__).resolve().parents[1] / "hw_configs" / "memory"
+PRESET_DIR = data_dir("hw_configs") / "memory"
 
 STANDARDS = ("DDR4", "DDR5", "HBM2", "HBM2E", "HBM3", "LPDDR5")
-TOP_KEYS = ("name", "kind", "standard", "source", "follows", "organization", "timing", "controller")
+TOP_KEYS = ("name", "kind", "standard", "source", "follows", "organization", "timing", "controller",
+            "power")  # power: read by sim.config.dram_power
 # organisation fields the address map splits into bits, so each must be a power of two
 ORG_KEYS = ("channels", "pseudo_channels", "ranks", "bank_groups", "banks_per_group", "rows",
             "columns", "device_width", "bus_width", "burst_length")
@@ -42,7 +43,7 @@ TIMINGS = {"CL": "CL", "CWL": "CWL", "RCD": "", "RCDRD": "RCD_RD", "RCDWR": "RCD
            "RTW": "RTW", "BURST": "BURST"}
 OPTIONAL_TIMINGS = ("RCDRD", "RCDWR", "RTRS", "RTW", "BURST")
 TIMING_KEYS = ("tCK", "data_rate", *(f"{p}{n}" for n in TIMINGS for p in "nt"))
-CONTROLLER_KEYS = ("structure", "address_mapping", "bank_xor", "page_policy", "read_queue",
+CONTROLLER_KEYS = ("structure", "address_mapping", "bank_xor", "xor", "page_policy", "read_queue",
                    "write_queue", "bank_queue", "command_queues", "write_drain_low", "write_drain_high", "refresh",
                    "row_hit_cap", "requests_per_clock")
 DEFAULT_DRAIN = {"write_drain_low": 0.2, "write_drain_high": 0.8}
@@ -74,8 +75,35 @@ def list_memory_presets() -> list[str]:
 def load_memory_config(name_or_path: str) -> DramConfig:
     """Load a DRAM preset by name (hw_configs/memory/<name>.yaml) or by file path."""
     path = y.resolve_preset(name_or_path, PRESET_DIR, list_memory_presets, "memory preset")
+    _check_one_form_per_file(path)
     root = y.load_yaml(path, preset_dir=PRESET_DIR, replaces=_replaces)
     return dram_config_from_node(root)
+
+
+def _check_one_form_per_file(path: Path) -> None:
+    """No file of the extends: chain gives both nX and tX of one timing.
+
+    Merging lets a child's tX displace its base's nX (_replaces), and would equally let a
+    child's own later key displace its earlier one, silently; so each file is checked as
+    written before the merge. Unreadable files and broken extends are left to load_yaml.
+    """
+    seen: set[Path] = set()
+    while path.is_file() and path.resolve() not in seen:
+        seen.add(path.resolve())
+        node = y.read_yaml(path)
+        timing = node.get("timing")
+        if timing is not None and timing.is_mapping:
+            for name in TIMINGS:
+                n, t = timing.get("n" + name), timing.get("t" + name)
+                if n is not None and t is not None:
+                    later = n if n.line > t.line else t
+                    raise later.error(f"give either n{name} (clocks) or t{name} (time), "
+                                      f"not both")
+        ext = node.get("extends")
+        if ext is None or not isinstance(ext.value, str) or not ext.value.strip():
+            return
+        name = ext.value.strip()
+        path = path.parent / name if y.is_file_ref(name) else PRESET_DIR / f"{name}.yaml"
 
 
 def dram_config_from_node(root: Node) -> DramConfig:
@@ -189,27 +217,46 @@ def _timing(node: Node, burst_length: int) -> tuple[int, DramTiming]:
     return tck_ps, DramTiming(**fields)
 
 
+def _widths(org: dict[str, int]) -> dict[str, int]:
+    """Bits of each address field (as DramConfig.field_bits, from the raw organisation)."""
+    def log2(n: int) -> int:
+        return n.bit_length() - 1
+
+    return {"ch": log2(org["channels"]), "pc": log2(org["pseudo_channels"]),
+            "ra": log2(org["ranks"]), "bg": log2(org["bank_groups"]),
+            "ba": log2(org["banks_per_group"]), "ro": log2(org["rows"]),
+            "co": log2(org["columns"] // org["burst_length"])}
+
+
 def _mapping(node: Node, org: dict[str, int]) -> tuple[str, ...]:
     text = y.as_str(node)
-    fields = tuple(f.strip() for f in text.split("-"))
-    seen: set[str] = set()
-    for f in fields:
-        if f not in ADDRESS_FIELDS:
-            hint = y.did_you_mean(f, ADDRESS_FIELDS)
-            raise node.error(f"unknown field '{f}' in address mapping '{text}'{hint}; "
-                             f"fields are {' '.join(ADDRESS_FIELDS)}")
-        if f in seen:
-            raise node.error(f"field '{f}' appears twice in address mapping '{text}'")
-        seen.add(f)
     # a field of one value has no bits and may be left out
     optional = {"pc": org["pseudo_channels"] == 1, "ch": org["channels"] == 1,
                 "ra": org["ranks"] == 1}
-    for f in ADDRESS_FIELDS:
-        if f not in seen and not optional.get(f, False):
-            why = {"pc": " (pseudo_channels > 1)", "ch": " (channels > 1)",
-                   "ra": " (ranks > 1)"}.get(f, "")
-            raise node.error(f"address mapping '{text}' is missing field '{f}'{why}")
-    return fields
+    try:
+        pieces = amap.parse_mapping(text)
+        amap.check_mapping(pieces, _widths(org), optional)
+    except amap.MappingError as exc:
+        raise node.error(f"address mapping '{text.strip()}': {exc}") from None
+    return tuple(str(p) for p in pieces)
+
+
+def _xor(node: Node, org: dict[str, int]) -> tuple[str, ...]:
+    """The `xor:` mapping as address_mapping entries "target^=sources" (ControllerConfig)."""
+    if not node.is_mapping:
+        raise node.error("expected a mapping of target field to source bits, "
+                         "e.g. {bg: 'ro[1:0]', ba: 'ro[3:2]'}")
+    widths = _widths(org)
+    out = []
+    for target, child in node.value.items():
+        text = y.as_str(child)
+        try:
+            sources = amap.parse_sources(text)
+            amap.check_xor(target, sources, widths)
+        except amap.MappingError as exc:
+            raise child.error(str(exc)) from None
+        out.append(amap.xor_entry(target, sources))
+    return tuple(out)
 
 
 def _controller(root: Node, org: dict[str, int]) -> ControllerConfig:
@@ -235,6 +282,12 @@ def _controller(root: Node, org: dict[str, int]) -> ControllerConfig:
             out[key] = y.as_enum(node.value[key], choices)
     if "bank_xor" in node:
         out["bank_xor"] = y.as_bool(node.value["bank_xor"])
+    if "xor" in node:
+        terms = _xor(node.value["xor"], org)
+        if out.get("bank_xor") and terms:
+            raise node.value["bank_xor"].error("give either bank_xor: true (its shorthand) or "
+                                               "xor, not both")
+        out["address_mapping"] = (*out["address_mapping"], *terms)
     for key in ("read_queue", "write_queue", "bank_queue", "requests_per_clock", "row_hit_cap"):
         if key in node:
             out[key] = y.as_int(node.value[key], minimum=0 if key == "row_hit_cap" else 1)

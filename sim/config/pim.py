@@ -15,18 +15,17 @@ Every number carries its citation in a comment of the preset file.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-import sim
 from sim.config import memory as mem
 from sim.config import yamlfile as y
 from sim.config.machine import _load_preset, _preset_path, apply_overrides
 from sim.config.units import parse_time_ps
 from sim.config.yamlfile import Node
+from sim.paths import data_dir
 from sim.pim import PIM_KINDS, UNITS_PER, PimSpec
 
-PIM_DIR = Path(sim.__file__).resolve().parents[1] / "hw_configs" / "pim"
+PIM_DIR = data_dir("hw_configs") / "pim"
 
 TOP_KEYS = ("name", "kind", "source", "bandwidth_multiple", "flops_per_byte", "units_per",
             "latency", "memory")

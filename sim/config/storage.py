@@ -10,8 +10,18 @@ schema (every value carries a unit where it has one):
                blocks_per_plane}          # powers of two: the address map splits them into bits
     timing: {tR, tPROG, tBERS (optional, unused by reads and writes)}
     channel: {rate (MT/s), bus_bytes, command_overhead (optional, default 0)}
-    controller: {latency}
-    link: {name, bandwidth (per direction), latency}
+    controller: {latency, max_read_iops (optional), max_write_iops (optional)}
+    link: pcie_gen4_x4                    # a link preset (hw_configs/links), see below
+
+The controller's command rate: every command occupies the controller for
+ceil(1e12 / max_*_iops) ps (a datasheet's random 4 KiB IOPS); without max_read_iops there
+is no limit, and max_write_iops defaults to max_read_iops. The link is read with
+sim.memory.link.link_from_ref, as tiers read theirs: a preset name, a path to a link file
+or an inline mapping of link keys (which may `extends:` a preset). The flash model takes
+from it the payload peak (LinkSpec.peak_bytes_per_s: full packets at the line rate) for
+every page's transfer and its one-way latency for the completion; the link's
+transfer_overhead is not added, since an NVMe command's own cost is the controller's
+(latency and command rate).
 
 A preset may `extends:` another in hw_configs/storage and override only what differs.
 """
@@ -22,13 +32,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import sim
 from sim.config import yamlfile as y
-from sim.config.units import parse_bandwidth, parse_bytes, parse_time_ps, parse_transfer_rate
+from sim.config.units import parse_bytes, parse_time_ps, parse_transfer_rate
 from sim.config.yamlfile import Node
-from sim.memory.flash import FlashSpec
+from sim.memory.flash import FlashSpec, command_ps
+from sim.memory.link import link_from_ref
+from sim.paths import data_dir
 
-STORAGE_DIR = Path(sim.__file__).resolve().parents[1] / "hw_configs" / "storage"
+STORAGE_DIR = data_dir("hw_configs") / "storage"
 KIND = "flash"
 
 TOP_KEYS = ("name", "kind", "source", "geometry", "timing", "channel", "controller", "link")
@@ -36,8 +47,7 @@ GEOMETRY_KEYS = ("channels", "dies_per_channel", "planes_per_die", "page_bytes",
                  "pages_per_block", "blocks_per_plane")
 TIMING_KEYS = ("tR", "tPROG", "tBERS")
 CHANNEL_KEYS = ("rate", "bus_bytes", "command_overhead")
-CONTROLLER_KEYS = ("latency",)
-LINK_KEYS = ("name", "bandwidth", "latency")
+CONTROLLER_KEYS = ("latency", "max_read_iops", "max_write_iops")
 # a page's transfer time is bytes * 1e12 / rate in int64 ps: 1 MiB keeps that below 2**63
 MAX_PAGE_BYTES = 1 << 20
 MAX_DIES = 1 << 16
@@ -87,11 +97,11 @@ def flash_from_node(root: Node) -> FlashSpec:
     controller = y.section(root, "controller")
     y.check_keys(controller, CONTROLLER_KEYS)
     ctrl_lat = _at_least_zero(y.require(controller, "latency"), parse_time_ps)
-    link = y.section(root, "link")
-    y.check_keys(link, LINK_KEYS)
-    link_name = y.require(link, "name")
-    if not y.as_str(link_name).strip():
-        raise link_name.error("must not be empty (e.g. pcie_gen4_x4)")
+    read_iops = controller.get("max_read_iops")
+    read_ps = 0 if read_iops is None else command_ps(y.as_int(read_iops))
+    write_iops = controller.get("max_write_iops")
+    write_ps = read_ps if write_iops is None else command_ps(y.as_int(write_iops))
+    link = link_from_ref(y.require(root, "link"))
     return FlashSpec(
         name=name.value,
         **geo,
@@ -101,9 +111,11 @@ def flash_from_node(root: Node) -> FlashSpec:
         channel_bytes_per_s=rate * bus_bytes,
         channel_overhead_ps=overhead_ps,
         controller_latency_ps=ctrl_lat,
-        link_name=link_name.value.strip(),
-        link_bytes_per_s=y.as_positive_unit(y.require(link, "bandwidth"), parse_bandwidth),
-        link_latency_ps=_at_least_zero(y.require(link, "latency"), parse_time_ps),
+        link_name=link.name,
+        link_bytes_per_s=link.peak_bytes_per_s(),
+        link_latency_ps=link.latency_ps,
+        controller_read_ps=read_ps,
+        controller_write_ps=write_ps,
         source="" if source is None else y.as_str(source),
         path=root.path,
     )

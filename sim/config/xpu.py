@@ -9,10 +9,8 @@ preset models, so a datasheet figure and the simulated memory cannot drift apart
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-import sim
 from sim.config import memory as mem
 from sim.config import yamlfile as y
 from sim.config.machine import _load_preset, _preset_path, apply_overrides
@@ -25,9 +23,10 @@ from sim.config.units import (
     parse_time_ps,
 )
 from sim.config.yamlfile import Node
+from sim.paths import data_dir
 from sim.xpu import XpuSpec
 
-XPU_DIR = Path(sim.__file__).resolve().parents[1] / "hw_configs" / "xpu"
+XPU_DIR = data_dir("hw_configs") / "xpu"
 
 TOP_KEYS = ("name", "kind", "source", "sms", "clock", "sram_per_sm",
             "sram_bytes_per_clock_per_sm", "flops", "flops_8bit", "hbm", "tiers", "pim")

@@ -12,7 +12,13 @@ arrays, int64 picoseconds, no Python object per request or page:
   max(busy until, earliest ready time in its queues), or NEVER when its queues are empty;
   it is recomputed whenever the resource starts a job or a job joins one of its queues;
 * in closed loop, a min-heap of the completion times of outstanding requests whose
-  completion is already known.
+  completion is already known;
+* the controller as one number, the time it is busy until. Requests reach it at their
+  issue, in trace order and at non-decreasing times, so the reference's choice rule
+  (smallest (issue time, request id)) serves them first come, first served: request i
+  starts at max(its issue, busy until) and the controller is then busy for the request's
+  time per command. Its start is known at the issue, so its pages are queued then, with
+  their ready time (start + controller latency).
 
 Why this equals the event-by-event reference: a job joins a queue when its previous stage
 starts (its ready time is then known), and every start happens at a time >= the current
@@ -34,8 +40,8 @@ PS_PER_S = 10**12
 
 # params vector
 (P_CH, P_DIES, P_PLANES, P_TR, P_TPROG, P_CH_RATE, P_CH_OVH, P_LINK_RATE, P_CTRL_LAT,
- P_LINK_LAT, P_QD, P_LINK) = range(12)
-N_PARAMS = 12
+ P_LINK_LAT, P_QD, P_LINK, P_CTRL_RD, P_CTRL_WR) = range(14)
+N_PARAMS = 14
 # link_busy entries
 LINK_OUT, LINK_IN = 0, 1
 
@@ -119,8 +125,8 @@ def _finish(i, e, done_max, remaining, complete, CH, nc, final_lat, qd):
 # ------------------------------------------------------------------------------ kernel
 @njit(cache=True)
 def run_flash(p, arrival, r_first, u_req, u_die, u_plane, u_chan, u_write, u_bytes,
-              issue, complete, d_start, d_end, c_start, c_end, l_start, l_end,
-              die_busy, die_ops, ch_busy, link_busy):
+              issue, ctrl_start, complete, d_start, d_end, c_start, c_end, l_start, l_end,
+              die_busy, die_ops, ch_busy, link_busy, ctrl_busy):
     """Replay the requests (r_first: CSR of their page units, u_req: each unit's request).
     Fills the output arrays (the caller sets unused stages to -1); returns the number of
     requests issued (all of them unless the model is broken)."""
@@ -133,6 +139,8 @@ def run_flash(p, arrival, r_first, u_req, u_die, u_plane, u_chan, u_write, u_byt
     ch_ovh = p[P_CH_OVH]
     link_rate = p[P_LINK_RATE]
     ctrl_lat = p[P_CTRL_LAT]
+    ctrl_rd = p[P_CTRL_RD]
+    ctrl_wr = p[P_CTRL_WR]
     qd = p[P_QD]
     through = p[P_LINK] != 0
     final_lat = p[P_LINK_LAT] if through else 0
@@ -173,6 +181,7 @@ def run_flash(p, arrival, r_first, u_req, u_die, u_plane, u_chan, u_write, u_byt
         remaining[i] = r_first[i + 1] - r_first[i]
     next_req = 0
     last_issue = np.int64(0)
+    ctrl_free = np.int64(0)  # the controller is busy until then
     outstanding = 0
 
     while True:
@@ -197,7 +206,12 @@ def run_flash(p, arrival, r_first, u_req, u_die, u_plane, u_chan, u_write, u_byt
             issue[i] = t_iss
             last_issue = t_iss
             outstanding += 1
-            ready = t_iss + ctrl_lat
+            cs = t_iss if t_iss > ctrl_free else ctrl_free  # first come, first served
+            occ = ctrl_wr if u_write[r_first[i]] else ctrl_rd
+            ctrl_free = cs + occ
+            ctrl_start[i] = cs
+            ctrl_busy[0] += occ
+            ready = cs + ctrl_lat
             for u in range(r_first[i], r_first[i + 1]):
                 if u_write[u]:
                     if through:

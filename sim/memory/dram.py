@@ -59,6 +59,8 @@ import numpy as np
 from sim.errors import UserError
 from sim.kernels import address as A
 from sim.kernels import dram as K
+from sim.memory import address_map as amap
+from sim.memory import dram_stats
 from sim.memory.commands import COMMAND_LOG_DTYPE
 from sim.memory.dram_config import ROW_DTYPE, UNIT_DTYPE, DramConfig
 from sim.memory.dram_timing_table import COMMANDS, SCOPES, compile_table
@@ -125,19 +127,27 @@ _FIELD_CODE = {"ch": A.F_CH, "pc": A.F_PC, "ra": A.F_RA, "bg": A.F_BG, "ba": A.F
 def make_accesses(cfg: DramConfig, addr: np.ndarray, is_write: np.ndarray, arrival: np.ndarray,
                   request_bytes: int = 64, wrap: bool = False, source: str = "trace") -> Accesses:
     """Split requests into column accesses at consecutive addresses and decode each one by
-    the mapping string (fields missing from it are zero); --wrap folds high bits away."""
+    the mapping string and its XOR terms (sim.memory.address_map; fields missing from the
+    string are zero); --wrap folds high bits away."""
     per = max(1, request_bytes // cfg.access_bytes)
     n = len(addr)
-    bits = cfg.field_bits
-    widths = np.zeros(A.N_FIELDS, np.int64)
-    for name, code in _FIELD_CODE.items():
-        widths[code] = bits[name]
-    order = np.array([_FIELD_CODE[f] for f in reversed(cfg.controller.address_mapping)], np.int64)
+    c = cfg.controller
+    widths = cfg.field_bits
+    pieces, pairs = amap.split_entries(c.address_mapping)
+    segs = amap.segments(pieces, widths)
+    terms = amap.xor_terms(pairs, c.bank_xor, widths)
+
+    def column(rows: list, k: int, code: bool) -> np.ndarray:
+        return np.array([_FIELD_CODE[r[k]] if code else r[k] for r in rows], np.int64)
+
     outs = [np.empty(n * per, UNIT_DTYPE) for _ in range(5)] + [np.empty(n * per, ROW_DTYPE)]
     addr64 = np.ascontiguousarray(addr, dtype=np.uint64)
-    beyond = A.decode_accesses(addr64, per, cfg.access_bytes, cfg.access_bytes.bit_length() - 1,
-                               order, widths, cfg.pseudo_channels, cfg.ranks, cfg.bank_groups,
-                               cfg.banks_per_group, cfg.controller.bank_xor, wrap, *outs)
+    beyond = A.decode_accesses(
+        addr64, per, cfg.access_bytes, cfg.access_bytes.bit_length() - 1,
+        column(segs, 0, True), column(segs, 1, False), column(segs, 2, False),
+        column(terms, 0, True), column(terms, 1, True), column(terms, 2, False),
+        column(terms, 3, False), cfg.pseudo_channels, cfg.ranks, cfg.bank_groups,
+        cfg.banks_per_group, wrap, *outs)
     if beyond >= 0:
         raise UserError(
             f"{source}: request {beyond}: address {int(addr64[beyond]):#x} is beyond the "
@@ -302,6 +312,8 @@ def summarize(res: DramResult) -> dict:
         ns = tck / 1000.0
         lat = {"mean": float(clocks.mean()) * ns, "p50": float(p50) * ns, "p99": float(p99) * ns}
     out["read_latency_ns"] = lat
+    out["write_latency_ns"] = dram_stats.write_latency_ns(res)
+    out["read_latency_histogram"] = dram_stats.latency_histogram(clocks, tck)
     ncol = len(acc)
     out["row_hit_rate"] = float(kinds[K.K_HIT] / ncol) if ncol else 0.0
     out["row_miss_rate"] = float(kinds[K.K_MISS] / ncol) if ncol else 0.0
@@ -313,4 +325,6 @@ def summarize(res: DramResult) -> dict:
         key: (float(bd[i]) * tck / 1000.0 / nread_acc if nread_acc else 0.0)
         for i, key in enumerate(BREAKDOWN_KEYS)
     }
+    out["commands"] = dram_stats.command_counts(res)  # None without the command log
+    out["per_bank"] = dram_stats.per_bank(res)
     return out

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# Field names of the address-mapping string, MSB to LSB, e.g. "ro-ch-ra-ba-bg-co".
+# Field names of the address-mapping string, MSB to LSB, e.g. "ro-ch-ra-ba-bg-co"; a field
+# may be split into bit ranges ("co[1:0]") and XORed with others (sim.memory.address_map).
 ADDRESS_FIELDS = ("ch", "pc", "ra", "bg", "ba", "ro", "co")
 
 STRUCTURES = ("bank_queues", "fr_fcfs")
@@ -60,8 +61,12 @@ class DramTiming:
 @dataclass(frozen=True)
 class ControllerConfig:
     structure: str = "bank_queues"  # bank_queues (DRAMSim3-like) | fr_fcfs (Ramulator-like)
-    address_mapping: tuple[str, ...] = ("ro", "ch", "ra", "ba", "bg", "co")  # MSB -> LSB
-    bank_xor: bool = False  # XOR bank-group/bank bits with the low row bits
+    # MSB -> LSB pieces as written: whole fields ("co") or bit ranges ("co[4:2]"), then the
+    # XOR terms of the preset's `xor:` as "target^=sources" ("bg^=ro[1:0]"). The terms live
+    # in this tuple rather than in a field of their own so that presets without them keep
+    # the resolved form (and calibration hash) they always had.
+    address_mapping: tuple[str, ...] = ("ro", "ch", "ra", "ba", "bg", "co")
+    bank_xor: bool = False  # shorthand: XOR bank-group/bank bits with the low row bits
     page_policy: str = "open"
     read_queue: int = 32
     write_queue: int = 32

@@ -42,10 +42,13 @@ class FlashSpec:
     t_erase_ps: int  # tBERS (0: not given; unused by reads and writes)
     channel_bytes_per_s: int  # transfer rate x bus bytes
     channel_overhead_ps: int  # channel time per page command, on top of the data
-    controller_latency_ps: int  # per request, before its first page is queued
+    controller_latency_ps: int  # from a command's start on the controller to its pages queued
     link_name: str
-    link_bytes_per_s: int  # host link, each direction
+    link_bytes_per_s: int  # host link, each direction (the link preset's payload peak)
     link_latency_ps: int  # added once to every request's completion
+    # the controller's time per command (its command rate is 1e12 / this); 0: no limit
+    controller_read_ps: int = 0
+    controller_write_ps: int = 0
     source: str = ""
     path: str = ""
 
@@ -78,6 +81,22 @@ class FlashSpec:
     def peak_read_bytes_per_s(self) -> int:
         """Peak read bandwidth seen by the host: the internal peak capped by the link."""
         return min(self.internal_read_bytes_per_s, self.link_bytes_per_s)
+
+    @property
+    def max_read_iops(self) -> float:
+        """The controller's read command rate (commands/s), inf when it has no limit."""
+        return PS_PER_S / self.controller_read_ps if self.controller_read_ps else float("inf")
+
+    @property
+    def max_write_iops(self) -> float:
+        """The controller's write command rate (commands/s), inf when it has no limit."""
+        return PS_PER_S / self.controller_write_ps if self.controller_write_ps else float("inf")
+
+
+def command_ps(iops: int) -> int:
+    """A controller's time per command for a rate of ``iops`` commands/s, rounded up to a
+    whole ps (so the modelled rate never exceeds the datasheet's)."""
+    return -(-PS_PER_S // iops)
 
 
 def _xfer_ps(nbytes: int, rate: int) -> int:
@@ -168,12 +187,14 @@ def make_units(spec: FlashSpec, addr: np.ndarray, nbytes: np.ndarray, is_write: 
 
 @dataclass
 class FlashRaw:
-    """What an engine returns (identical across engines). Per request: issue and
-    completion (ps). Per unit: start and end of its die operation, channel transfer and
-    link transfer (-1 where the page has no such stage). Per resource: busy ps and, for
-    dies, the number of operations (a multi-plane batch counts once)."""
+    """What an engine returns (identical across engines). Per request: issue, start on the
+    controller and completion (ps). Per unit: start and end of its die operation, channel
+    transfer and link transfer (-1 where the page has no such stage). Per resource: busy ps
+    and, for dies, the number of operations (a multi-plane batch counts once); the
+    controller's busy ps in ctrl_busy[0]."""
 
     issue: np.ndarray
+    ctrl_start: np.ndarray
     complete: np.ndarray
     d_start: np.ndarray
     d_end: np.ndarray
@@ -185,16 +206,20 @@ class FlashRaw:
     die_ops: np.ndarray
     ch_busy: np.ndarray
     link_busy: np.ndarray  # [device-to-host, host-to-device]
+    ctrl_busy: np.ndarray  # one entry
 
     @classmethod
     def empty(cls, spec: FlashSpec, n_req: int, n_units: int) -> FlashRaw:
         def unit() -> np.ndarray:
             return np.full(n_units, -1, np.int64)
 
-        return cls(np.full(n_req, -1, np.int64), np.full(n_req, -1, np.int64), unit(), unit(),
-                   unit(), unit(), unit(), unit(), np.zeros(spec.dies, np.int64),
-                   np.zeros(spec.dies, np.int64), np.zeros(spec.channels, np.int64),
-                   np.zeros(2, np.int64))
+        def req() -> np.ndarray:
+            return np.full(n_req, -1, np.int64)
+
+        return cls(req(), req(), req(), unit(), unit(), unit(), unit(), unit(), unit(),
+                   np.zeros(spec.dies, np.int64), np.zeros(spec.dies, np.int64),
+                   np.zeros(spec.channels, np.int64), np.zeros(2, np.int64),
+                   np.zeros(1, np.int64))
 
 
 @dataclass
@@ -221,6 +246,8 @@ def kernel_params(spec: FlashSpec, queue_depth: int, through_link: bool) -> np.n
     p[K.P_CH_OVH] = spec.channel_overhead_ps
     p[K.P_LINK_RATE] = spec.link_bytes_per_s
     p[K.P_CTRL_LAT] = spec.controller_latency_ps
+    p[K.P_CTRL_RD] = spec.controller_read_ps
+    p[K.P_CTRL_WR] = spec.controller_write_ps
     p[K.P_LINK_LAT] = spec.link_latency_ps
     p[K.P_QD] = queue_depth
     p[K.P_LINK] = int(through_link)
@@ -232,9 +259,9 @@ def run_fast(spec: FlashSpec, units: Units, arrival: np.ndarray, queue_depth: in
     raw = FlashRaw.empty(spec, len(arrival), len(units))
     issued = K.run_flash(kernel_params(spec, queue_depth, through_link), arrival, units.first,
                          units.req, units.die, units.plane, units.chan, units.write,
-                         units.nbytes, raw.issue, raw.complete, raw.d_start, raw.d_end,
-                         raw.c_start, raw.c_end, raw.l_start, raw.l_end, raw.die_busy,
-                         raw.die_ops, raw.ch_busy, raw.link_busy)
+                         units.nbytes, raw.issue, raw.ctrl_start, raw.complete, raw.d_start,
+                         raw.d_end, raw.c_start, raw.c_end, raw.l_start, raw.l_end,
+                         raw.die_busy, raw.die_ops, raw.ch_busy, raw.link_busy, raw.ctrl_busy)
     if issued != len(arrival) or (len(arrival) and int(raw.complete.min()) < 0):
         raise RuntimeError("flash kernel stopped with requests outstanding (model bug)")
     return raw
@@ -319,6 +346,7 @@ def summarize(res: FlashResult) -> dict:
         "per_die_utilization": busy(raw.die_busy),
         "link_utilization": {"to_host": busy(raw.link_busy[:1])[0],
                              "to_device": busy(raw.link_busy[1:])[0]},
+        "controller_utilization": busy(raw.ctrl_busy)[0],
     }
 
 
@@ -376,7 +404,9 @@ def bandwidth_sweep(spec: FlashSpec, sizes: tuple[int, ...] = SWEEP_SIZES,
             "depths": list(depths), "read_bytes_per_s": table,
             "limits_bytes_per_s": {"die": spec.die_read_bytes_per_s,
                                    "channel": spec.channel_read_bytes_per_s,
-                                   "link": spec.link_bytes_per_s, "peak": peak}}
+                                   "link": spec.link_bytes_per_s, "peak": peak},
+            # None: no command-rate limit; otherwise it binds at read_iops x request bytes
+            "read_iops": None if not spec.controller_read_ps else spec.max_read_iops}
 
 
 # --------------------------------------------------------------------------- text
@@ -420,6 +450,7 @@ def summary_table(summary: dict, title: str = "") -> str:
     link = summary["link_utilization"]
     parts.append(f"  link busy (%): to host {100 * link['to_host']:.1f}  "
                  f"to device {100 * link['to_device']:.1f}")
+    parts.append(f"  controller busy (%): {100 * summary['controller_utilization']:.1f}")
     return "\n".join(parts)
 
 
@@ -436,4 +467,8 @@ def sweep_table(sweep: dict, title: str = "") -> str:
     link = "" if not sweep["through_link"] else f"  link {lim['link'] / 1e9:.3f}"
     parts.append(f"\n  limits (GB/s): dies {lim['die'] / 1e9:.3f}  channels "
                  f"{lim['channel'] / 1e9:.3f}{link}  -> peak {lim['peak'] / 1e9:.3f}")
+    if sweep.get("read_iops"):
+        iops = sweep["read_iops"]
+        parts.append(f"  controller: {iops / 1e3:,.0f}K read commands/s (x 4 KiB = "
+                     f"{iops * 4096 / 1e9:.3f} GB/s)")
     return "\n".join(parts)

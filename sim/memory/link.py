@@ -27,15 +27,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-import sim
 from sim.config import yamlfile as y
 from sim.config.machine import _load_preset, _preset_path, apply_overrides
 from sim.config.units import parse_bandwidth, parse_bytes, parse_time_ps, parse_transfer_rate
 from sim.config.yamlfile import Node
+from sim.paths import data_dir
 
-LINK_DIR = Path(sim.__file__).resolve().parents[1] / "hw_configs" / "links"
+LINK_DIR = data_dir("hw_configs") / "links"
 PS_PER_S = 10**12
 
 TOP_KEYS = ("name", "kind", "source", "lanes", "rate", "encoding", "bandwidth", "latency",

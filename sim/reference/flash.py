@@ -5,9 +5,10 @@ The model
 Time is an int64 count of picoseconds. A preset (hw_configs/storage/*.yaml, FlashSpec in
 sim/memory/flash.py) gives C channels, D dies per channel, P planes per die, pages of
 `page_bytes`, tR and tPROG, the channel's rate (MT/s x bus bytes) and optional command
-overhead, a controller latency per request and a host link (bandwidth per direction,
-latency). There is no FTL, garbage collection, cache or read retry: logical addresses map
-statically, as on a freshly and sequentially written drive.
+overhead, the controller's time per read and per write command and its latency, and a
+host link (bandwidth per direction, latency). There is no FTL, garbage collection, cache
+or read retry: logical addresses map statically, as on a freshly and sequentially
+written drive.
 
 Requests and pages. A request is (arrival, byte address, bytes, read or write). It is
 split into the pages it touches, in address order; each such page is a *unit* carrying
@@ -21,13 +22,22 @@ ahead of it. With queue depth QD >= 1 (closed loop), request i issues at the ear
 time at which fewer than QD earlier requests are incomplete (a request completing at t is
 complete at t). QD = 0 issues every request at max(its arrival, previous issue).
 
+Controller. Every request is a command that passes through the controller, one resource
+serving one command at a time: a read command occupies it for `controller_read_ps`, a
+write for `controller_write_ps` (1e12 / the datasheet's IOPS; 0 means no limit). A
+request reaches the controller at its issue; the controller, when idle, starts the
+waiting request with the smallest (issue time, request id). The command's pages are
+ready for their first stage at that start + the controller latency: the occupancy is the
+controller's throughput cost (firmware time per command), the latency its pipeline
+delay, so an unloaded command sees only the latency.
+
 Stages. Each unit passes through resources, each serving one job at a time without
 preemption:
 * a read:  die (tR) -> its channel (transfer) -> link to host (transfer);
 * a write: link to device (transfer) -> its channel (transfer) -> die (tPROG).
-The unit is *ready* for its first stage at issue + controller latency, and for each
-later stage at the end of the previous one. `through_link = False` drops the link stages
-(the data stays in the drive, as for computational storage).
+The unit is *ready* for its first stage at its request's controller start + controller
+latency, and for each later stage at the end of the previous one. `through_link = False`
+drops the link stages (the data stays in the drive, as for computational storage).
 Service times: channel = command_overhead + ceil(bytes * 1e12 / channel rate); link =
 ceil(bytes * 1e12 / link bandwidth), each direction being its own resource shared by
 all channels; die = tR or tPROG per operation (the die is busy only for that: the page
@@ -45,13 +55,16 @@ Completion. A unit is done at the end of its last stage. A request completes whe
 last unit is done plus the link latency (one crossing, for the completion; with
 through_link = False no link latency). Latency = completion - issue.
 
-Outputs (identical in the numba kernel sim/kernels/flash.py): per request issue and
-completion; per unit the start and end of its die, channel and link stages; busy time per
-die, channel and link direction; operations per die.
+Outputs (identical in the numba kernel sim/kernels/flash.py): per request issue,
+controller start and completion; per unit the start and end of its die, channel and link
+stages; busy time per die, channel, link direction and of the controller; operations per
+die.
 
 Implementation here: every step is a SimPy event carrying its own priority, so events at
 equal times run in the order the model needs: COMPLETE (a request completes) before
-ISSUE before READY (a unit joins a queue) before TRY (a resource picks its next job).
+ISSUE before COMMAND (the controller picks its next command) before READY (a unit joins a
+queue) before TRY (a resource picks its next job). So a controller freed at t sees the
+requests issued at t, and pages ready at t are queued before any resource chooses at t.
 Written plainly and slowly on purpose, to be read and compared against the kernel.
 """
 
@@ -61,7 +74,7 @@ import simpy
 
 from sim.memory.flash import FlashRaw, FlashSpec, Units
 
-COMPLETE, ISSUE, READY, TRY = range(4)  # event classes, in their order at equal times
+COMPLETE, ISSUE, COMMAND, READY, TRY = range(5)  # event classes, in their order at equal times
 _PRIO_BASE = 1  # above SimPy's URGENT (0), which its process start-up events use
 
 
@@ -71,6 +84,8 @@ def _xfer_ps(nbytes: int, rate: int) -> int:
 
 class Server:
     """One resource: a list of ready (ready time, unit id) jobs and the time it is busy until."""
+
+    event_class = TRY  # the class of its look-for-work events
 
     def __init__(self, sim: FlashSim, name: str):
         self.sim = sim
@@ -82,7 +97,7 @@ class Server:
     def arrive(self, u: int) -> None:
         """Unit u is ready here now; look for work once everything ready now has arrived."""
         self.waiting.append((self.sim.env.now, u))
-        self.sim.at(self.sim.env.now, TRY, self.try_start)
+        self.sim.at(self.sim.env.now, self.event_class, self.try_start)
 
     def try_start(self) -> None:
         t = self.sim.env.now
@@ -98,10 +113,28 @@ class Server:
         self.busy_until = t + duration
         self.busy += duration
         self.sim.stage_ran(self, u, t, t + duration)
-        self.sim.at(t + duration, TRY, self.try_start)
+        self.sim.at(t + duration, self.event_class, self.try_start)
 
     def service(self, u: int) -> int:
         raise NotImplementedError
+
+
+class Controller(Server):
+    """The controller's command path: its jobs are (issue time, request id), not units."""
+
+    event_class = COMMAND
+
+    def start(self, t: int) -> None:
+        sim = self.sim
+        head = min(self.waiting)
+        self.waiting.remove(head)
+        i = head[1]
+        spec = sim.spec
+        duration = spec.controller_write_ps if sim.write[sim.first[i]] else spec.controller_read_ps
+        self.busy_until = t + duration
+        self.busy += duration
+        sim.command_started(i, t)
+        sim.at(t + duration, self.event_class, self.try_start)
 
 
 class Channel(Server):
@@ -140,7 +173,7 @@ class Die(Server):
         for job in batch:
             self.waiting.remove(job)
             sim.stage_ran(self, job[1], t, t + duration)
-        sim.at(t + duration, TRY, self.try_start)
+        sim.at(t + duration, self.event_class, self.try_start)
 
 
 class FlashSim:
@@ -164,6 +197,7 @@ class FlashSim:
         self.channels = [Channel(self, f"channel{c}") for c in range(spec.channels)]
         self.to_host = Link(self, "link to host")
         self.to_device = Link(self, "link to device")
+        self.controller = Controller(self, "controller")
         self.raw = FlashRaw.empty(spec, len(self.arrival), len(units))
         self.left = [self.first[i + 1] - self.first[i] for i in range(len(self.arrival))]
         self.last_done = [0] * len(self.arrival)
@@ -195,6 +229,12 @@ class FlashSim:
         t = self.env.now
         self.raw.issue[i] = t
         self.outstanding += 1
+        self.controller.arrive(i)
+
+    def command_started(self, i: int, t: int) -> None:
+        """Request i's command started on the controller at t: its pages are ready for
+        their first stage one controller latency later."""
+        self.raw.ctrl_start[i] = t
         ready = t + self.spec.controller_latency_ps
         for u in range(self.first[i], self.first[i + 1]):
             self.at(ready, READY, lambda u=u: self.first_stage(u).arrive(u))
@@ -255,6 +295,7 @@ class FlashSim:
             raw.ch_busy[c] = channel.busy
         raw.link_busy[0] = self.to_host.busy
         raw.link_busy[1] = self.to_device.busy
+        raw.ctrl_busy[0] = self.controller.busy
         return raw
 
 
