@@ -5,14 +5,17 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench lint clean
 
+# The last step compiles the numba kernels that `membound demo` and `membound replay` use
+# (about a minute, once; they are cached on disk), so that a first run is as fast as the next.
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/python -m sim.kernel_cache
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/membound run experiments/quickstart.yaml
+	$(BIN)/membound demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q

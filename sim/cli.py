@@ -18,9 +18,6 @@ from sim.errors import UserError
 
 TRACE_FORMATS = ("native", "dramsim3", "ramulator")
 ENGINES = ("fast", "reference")
-DEMO_PRESETS = ("ddr4_3200", "hbm2")
-DEMO_TRACES = ("seq", "rand")
-DEMO_REQUESTS = 50_000
 
 
 def _one_line(text: str) -> str:
@@ -77,19 +74,13 @@ def write_json(data: object, path: str | Path) -> Path:
     return path
 
 
-def _write_text(text: str, path: Path) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    except OSError as exc:
-        raise UserError(f"{path}: cannot write: {exc.strerror or exc}") from None
-
-
 @click.group(cls=MemboundGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """membound: a simulator of memory-bound accelerators.
 
-    Start with `membound demo`, `membound presets` or `membound replay --help`.
+    Start with `membound demo` (the quickstart sweep that `make demo` runs), `membound
+    presets`, or `membound trace gen rand -n 20000 -o rand.trace` followed by `membound
+    replay -m ddr4_3200 -t rand.trace`.
     """
 
 
@@ -99,8 +90,14 @@ def main() -> None:
 def replay_summary(memory: str, trace_path: str, fmt: str | None = None,
                    requests_per_clock: int | None = None, request_bytes: int | None = None,
                    wrap: bool = False, engine: str = "fast", queue_depth: int | None = None,
-                   through_link: bool = True) -> dict:
+                   through_link: bool = True, epoch: str | None = None,
+                   command_trace: str | None = None) -> dict:
     """Load a memory preset (or file) and a trace file, replay it, return the summary dict.
+
+    DRAM runs keep the command log (command counts, ACTs per bank, energy): `epoch` (clocks,
+    or a time such as '1 us') adds per-epoch statistics, `command_trace` writes the log as
+    text. Energy comes from the preset's power: section; without one, `energy` is None and
+    `energy_note` says why.
 
     A flash preset (hw_configs/storage, `kind: flash`) replays on the flash SSD model: the
     trace's arrival column is in ns there, requests are `request_bytes` (default 4096),
@@ -110,10 +107,16 @@ def replay_summary(memory: str, trace_path: str, fmt: str | None = None,
     from workloads.traces import read_trace
 
     if is_flash_preset(memory):
+        for given, option in ((epoch is not None, "--epoch"),
+                              (command_trace is not None, "--command-trace")):
+            if given:
+                raise UserError(f"{option} applies to DRAM presets only; {memory} is a flash preset")
         return _flash_replay_summary(memory, trace_path, fmt, requests_per_clock,
                                      request_bytes, wrap, engine, queue_depth, through_link)
     from sim.config.memory import load_memory_config
+    from sim.memory import dram_stats
     from sim.memory.dram import simulate
+    from sim.memory.dram_power import replay_energy
 
     for given, option in ((queue_depth is not None, "--queue-depth"),
                           (not through_link, "--internal")):
@@ -126,8 +129,16 @@ def replay_summary(memory: str, trace_path: str, fmt: str | None = None,
     res = simulate(cfg, trace["addr"], trace["is_write"], trace["arrival"],
                    requests_per_clock=requests_per_clock,
                    request_bytes=64 if request_bytes is None else request_bytes,
-                   engine=engine, wrap=wrap, source=str(trace_path))
-    return res.summary
+                   engine=engine, wrap=wrap, with_log=True, source=str(trace_path))
+    summary = res.summary
+    if epoch is not None:
+        summary["epochs"] = dram_stats.epoch_stats(res, dram_stats.parse_epoch(epoch, cfg.tck_ps))
+    summary["energy"], note = replay_energy(res)
+    if note:
+        summary["energy_note"] = note
+    if command_trace is not None:
+        dram_stats.write_command_trace(res, command_trace)
+    return summary
 
 
 def _load_dram_or_say_flash(memory: str, load: Callable[[str], Any]) -> Any:
@@ -201,10 +212,17 @@ def _require_reference() -> None:
 @click.option("--sweep", is_flag=True,
               help="Flash: no trace; print sustained random-read bandwidth for request sizes "
                    "4 KiB-1 MiB x queue depths 1-256.")
+@click.option("--epoch", default=None, metavar="CLOCKS|TIME",
+              help="DRAM: also report statistics per epoch of this many clocks, or of a time "
+                   "such as '1 us'.")
+@click.option("--command-trace", default=None, metavar="FILE",
+              help="DRAM: write every issued command (clock, command, channel, rank, bank "
+                   "group, bank, row) to FILE.")
 @click.option("--json", "json_out", metavar="OUT", default=None, help="Also write the summary as JSON.")
 def replay(memory: str, trace_path: str | None, fmt: str | None, requests_per_clock: int | None,
            request_bytes: int | None, wrap: bool, engine: str, queue_depth: int | None,
-           internal: bool, sweep: bool, json_out: str | None) -> None:
+           internal: bool, sweep: bool, epoch: str | None, command_trace: str | None,
+           json_out: str | None) -> None:
     """Replay a memory trace on one DRAM/HBM or flash SSD configuration and report its statistics."""
     from sim.report_table import summary_table
 
@@ -214,7 +232,7 @@ def replay(memory: str, trace_path: str | None, fmt: str | None, requests_per_cl
     if trace_path is None:
         raise click.UsageError("Missing option '--trace' / '-t'.")
     summary = replay_summary(memory, trace_path, fmt, requests_per_clock, request_bytes, wrap,
-                             engine, queue_depth, not internal)
+                             engine, queue_depth, not internal, epoch, command_trace)
     title = (f"membound replay: {summary.get('memory', memory)}, trace {trace_path} "
              f"({summary['requests']:,} requests, engine {engine})")
     if summary.get("kind") == "flash":
@@ -222,7 +240,11 @@ def replay(memory: str, trace_path: str | None, fmt: str | None, requests_per_cl
 
         click.echo(flash_table(summary, title))
     else:
-        click.echo(summary_table(summary, title))
+        from sim.memory.dram_stats import stats_table
+
+        click.echo(summary_table(summary, title) + "\n\n" + stats_table(summary))
+        if command_trace:
+            click.echo(f"\nwrote {sum(summary['commands'].values()):,} commands to {command_trace}")
     if json_out:
         path = write_json(summary, json_out)
         click.echo(f"\nwrote summary JSON to {path}")
@@ -365,35 +387,22 @@ def bench_machine_cmd(json_out: str | None, preset: str, ops_per_thread: int,
 
 
 @main.command()
-@click.option("--out", "out_dir", default="reports/demo", show_default=True, metavar="DIR",
-              help="Directory for demo.json and demo.md.")
-@click.option("--requests", type=click.IntRange(min=1), default=DEMO_REQUESTS, show_default=True,
-              help="Requests per validation trace.")
-def demo(out_dir: str, requests: int) -> None:
-    """Replay the seq and rand validation traces on DDR4-3200 and HBM2 and compare them."""
-    from sim.config.memory import load_memory_config
-    from sim.memory.dram import simulate
-    from sim.report_table import COMPARISON_HEADERS, comparison_rows, render_markdown, render_table
-    from workloads.validation_traces import VALIDATION_TRACES
+@click.option("--out", "out_dir", default=None, metavar="DIR",
+              help="Output directory (default: reports/quickstart/).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Local worker processes (default: os.cpu_count()).")
+@click.pass_context
+def demo(ctx: click.Context, out_dir: str | None, jobs: int | None) -> None:
+    """Run the quickstart experiment (what `make demo` runs) and write its report.
 
-    traces = {name: VALIDATION_TRACES[name](requests) for name in DEMO_TRACES}
-    results = []
-    for preset in DEMO_PRESETS:
-        cfg = load_memory_config(preset)
-        for name, tr in traces.items():
-            res = simulate(cfg, tr["addr"], tr["is_write"], tr["arrival"], source=f"validation trace {name}")
-            results.append((cfg.name, name, res.summary))
-    rows = comparison_rows(results)
-    title = f"membound demo: validation traces ({requests:,} random or sequential 64 B reads each)"
-    click.echo(title + "\n")
-    click.echo(render_table(COMPARISON_HEADERS, rows))
-    out = Path(out_dir)
-    data = {"requests_per_trace": requests,
-            "results": [{"memory": m, "trace": t, "summary": s} for m, t, s in results]}
-    json_path = write_json(data, out / "demo.json")
-    md_path = out / "demo.md"
-    _write_text(f"# {title}\n\n{render_markdown(COMPARISON_HEADERS, rows)}\n", md_path)
-    click.echo(f"\nwrote {json_path} and {md_path}")
+    A PIUMA die's DRAM bandwidth and speedup against DRAM channels x threads per pipeline
+    (9 points): `membound run` on the shipped experiments/quickstart.yaml, simulated afresh.
+    """
+    from sim.experiment_cli import run_cmd
+    from sim.paths import shipped_experiment
+
+    ctx.invoke(run_cmd, experiment=str(shipped_experiment("quickstart")), out_dir=out_dir,
+               jobs=jobs, resume=False)
 
 
 # membound run | plot | report (the experiment runner)
@@ -415,6 +424,17 @@ _register_calibrate_command(main)
 from sim.llm.cli import register as _register_llm_commands  # noqa: E402
 
 _register_llm_commands(main)
+
+# membound trace gen
+from sim.trace_cli import register as _register_trace_commands  # noqa: E402
+
+_register_trace_commands(main)
+
+# One line on stderr when numba compiles the kernels (a cold cache). At import, not in main():
+# `membound run`'s spawned workers re-import this module as __mp_main__ and compile there.
+from sim.kernel_cache import install_notice as _install_compile_notice  # noqa: E402
+
+_install_compile_notice()
 
 if __name__ == "__main__":
     main()

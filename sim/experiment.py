@@ -31,6 +31,7 @@ Only parsing happens here; sim.sweep resolves every point through the engine bef
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.config import yamlfile as y
+from sim.config.errors import ConfigError
 from sim.config.yamlfile import Node
 from sim.errors import UserError
 from sim.published import Published, parse_published
@@ -64,6 +66,19 @@ class Axis:
     nodes: tuple[Node, ...]
     entry: Node
     log: bool = False  # generated with log spacing or a factor (plots use a log axis)
+    # a range with integer ends whose values are not all integers: the values rounded to
+    # integers, used when the engine finds that the key takes integers (sim.sweep)
+    int_values: tuple[int, ...] | None = None
+
+    def integer_error(self) -> str | None:
+        """Why this axis cannot become integers (rounding repeats a value), else None."""
+        if self.int_values is None:
+            return "its ends are not both integers (write them as integers to round the values)"
+        if len(set(self.int_values)) != len(self.int_values):
+            shown = ", ".join(map(str, self.int_values))
+            return (f"rounded to integers its values repeat ({shown}); use fewer values or a "
+                    "wider range")
+        return None
 
 
 @dataclass(frozen=True)
@@ -184,6 +199,22 @@ class Experiment:
                                  group, is_base, value_nodes))
         return out
 
+    def with_integer_axis(self, key: str) -> Experiment:
+        """This experiment with range axis `key` rounded to integers (Axis.int_values)."""
+        axis = self.axis(key)
+        assert axis.int_values is not None and axis.integer_error() is None
+        ints = axis.int_values
+        nodes = tuple(Node(v, n.path, n.line, n.key_path)
+                      for v, n in zip(ints, axis.nodes, strict=True))
+        new = dataclasses.replace(axis, values=ints, nodes=nodes, int_values=None)
+        dims = [Dimension(tuple(new if a.key == key else a for a in d.axes))
+                for d in self.dimensions]
+        baseline = dict(self.baseline)
+        if key in baseline:  # a baseline value given as one of the unrounded values
+            i = next(i for i, v in enumerate(axis.values) if _same(v, baseline[key]))
+            baseline[key] = ints[i]
+        return dataclasses.replace(self, dimensions=dims, baseline=baseline)
+
 
 def point_label(params: dict[str, Any]) -> str:
     """'controllers_per_die=2, size=100' (short names unless two keys share their last part)."""
@@ -206,14 +237,24 @@ def _same(a: Any, b: Any) -> bool:
 # --------------------------------------------------------------------------- loading
 
 
-def load_experiment(path: str | Path) -> Experiment:
-    """Parse and check an experiment file (no engine involved). Raises ConfigError/UserError."""
+class NotSwept(ConfigError):
+    """A baseline, plot or `where:` key that no sweep entry has (sim.sweep first lets the
+    engine check the swept keys: when the sweep holds the typo, that error is the useful one)."""
+
+
+def load_experiment(path: str | Path, *, references: bool = True) -> Experiment:
+    """Parse and check an experiment file (no engine involved). Raises ConfigError/UserError.
+
+    references=False leaves out what refers to swept keys (baseline, plots, published).
+    """
     path = Path(path)
     root = y.read_yaml(path)
-    return experiment_from_node(root, path, path.read_text(encoding="utf-8"))
+    return experiment_from_node(root, path, path.read_text(encoding="utf-8"),
+                                references=references)
 
 
-def experiment_from_node(root: Node, path: Path, text: str) -> Experiment:
+def experiment_from_node(root: Node, path: Path, text: str, *,
+                         references: bool = True) -> Experiment:
     y.check_keys(root, TOP_KEYS)
     name = _name(root, path)
     hardware, hardware_node, overrides = _hardware(root, path)
@@ -231,11 +272,11 @@ def experiment_from_node(root: Node, path: Path, text: str) -> Experiment:
             for v, n in zip(axis.values, axis.nodes, strict=True):
                 if not isinstance(v, str) or not v.strip():
                     raise n.error(f"expected a preset name or path, got {v!r}")
-    baseline_node = root.get("baseline")
+    baseline_node = root.get("baseline") if references else None
     baseline = _baseline(baseline_node, dimensions)
-    plots_node = root.get("plots")
-    plots = _plots(plots_node, list(axes), bool(baseline))
-    published = parse_published(root.get("published"), list(axes))
+    plots_node = root.get("plots") if references else None
+    plots = _plots(plots_node, list(axes), bool(baseline)) if references else []
+    published = parse_published(root.get("published"), list(axes)) if references else None
     return Experiment(name, path, text, hardware, hardware_node, overrides, workload,
                       dimensions, baseline, baseline_node, seed, plots, plots_node is not None,
                       published)
@@ -386,14 +427,15 @@ def _axis(key: str, entry: Node, distinct: bool = True) -> Axis:
                     raise entry.value[i].error(f"value {v!r} appears twice")
         return Axis(key, values, tuple(entry.value), entry)
     if entry.is_mapping:
-        values, log = _range(entry)
+        values, log, ints = _range(entry)
         nodes = tuple(Node(v, entry.path, entry.line, entry.key_path) for v in values)
-        return Axis(key, tuple(values), nodes, entry, log)
+        return Axis(key, tuple(values), nodes, entry, log, ints)
     raise entry.error("expected a list of values, {start, stop, step}, {log: true, start, stop, "
                       "num} or {start, stop, factor}; got " + y._show(entry.value))
 
 
-def _range(entry: Node) -> tuple[list[int | float], bool]:
+def _range(entry: Node) -> tuple[list[int | float], bool, tuple[int, ...] | None]:
+    """(values, log spacing, the values rounded to integers or None: Axis.int_values)."""
     y.check_keys(entry, RANGE_KEYS)
     start = y.as_number(y.require(entry, "start"))
     stop_node = y.require(entry, "stop")
@@ -407,6 +449,7 @@ def _range(entry: Node) -> tuple[list[int | float], bool]:
     kind = given[0]
     node = entry.value[kind]
     ints = all(isinstance(v, int) for v in (start, stop))
+    int_ends = ints  # num and factor ranges between integers may be rounded (Axis.int_values)
     if kind == "step":
         if log:
             raise log_node.error("log spacing takes num or factor, not step")
@@ -446,7 +489,11 @@ def _range(entry: Node) -> tuple[list[int | float], bool]:
             _check_count(entry, len(vals))
             v = v * factor
         log = True
-    return _tidy(vals, ints), log
+    out = _tidy(vals, ints)
+    rounded = None
+    if int_ends and kind != "step" and not all(isinstance(v, int) for v in out):
+        rounded = tuple(int(math.copysign(math.floor(abs(v) + 0.5), v)) for v in vals)
+    return out, log, rounded
 
 
 def _check_count(entry: Node, n: int) -> None:
@@ -476,8 +523,8 @@ def _baseline(node: Node | None, dims: list[Dimension]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, val in node.value.items():
         if key not in axes:
-            raise val.error(f"'{key}' is not swept{y.did_you_mean(key, axes)}; swept keys: "
-                            f"{', '.join(axes)}")
+            raise _not_swept(val, f"'{key}' is not swept{y.did_you_mean(key, axes)}; swept "
+                             f"keys: {', '.join(axes)}")
         v = val.plain()
         if not any(_same(v, a) for a in axes[key].values):
             raise val.error(f"{v!r} is not among the swept values of {key}: "
@@ -509,7 +556,8 @@ def _plots(node: Node | None, swept: list[str], baseline: bool) -> list[PlotSpec
             vals[k] = y.as_str(item.value[k]) if k in item else None
         for k in ("x", "hue"):
             if vals[k] is not None and vals[k] not in swept:
-                raise item.value[k].error(
+                raise _not_swept(
+                    item.value[k],
                     f"'{vals[k]}' is not a swept key{y.did_you_mean(vals[k], swept)}; swept keys: "
                     f"{', '.join(swept) or 'none'}")
         where = where_of(item.get("where"), swept)
@@ -526,7 +574,7 @@ def where_of(node: Node | None, swept: list[str]) -> dict[str, Any]:
         raise node.error("expected a mapping of swept keys to values")
     for key, val in node.value.items():
         if key not in swept:
-            raise val.error(f"'{key}' is not a swept key{y.did_you_mean(key, swept)}")
+            raise _not_swept(val, f"'{key}' is not a swept key{y.did_you_mean(key, swept)}")
     return {k: v.plain() for k, v in node.value.items()}
 
 
@@ -552,6 +600,10 @@ def _fill_plot_defaults(spec: PlotSpec, swept: list[str], baseline: bool) -> Plo
     if kind in ("line", "bar", "heatmap") and y_ is None:
         y_ = "speedup" if kind == "bar" and baseline else "sim_time_ns"
     return PlotSpec(kind, x, y_, hue, spec.where, spec.title, spec.node)
+
+
+def _not_swept(node: Node, message: str) -> NotSwept:
+    return NotSwept(node.path, node.line, node.where, message)
 
 
 def _plot_error(spec: PlotSpec, fieldname: str, message: str) -> UserError:

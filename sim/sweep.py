@@ -1,13 +1,16 @@
 """Run an experiment's points in parallel and commit each one to the results store.
 
     plan_experiment()  parse the YAML, expand the sweep, resolve every point through the engine
-                       (so a typo anywhere fails before anything runs) and hash each point
+                       and check the plots' metrics (so a typo anywhere fails before anything
+                       runs) and hash each point
     run_experiment()   skip the points already stored, run the rest in local processes
                        (ProcessPoolExecutor) or on a Dask cluster, commit each as it finishes,
                        then write results.csv (and, by default, the plots and report)
 
 The engine is a module with `resolve_point(hardware, overrides, workload, seed)` and
-`run_resolved(point)` (the contract in sim/point.py). Its dotted path is the one place that
+`run_resolved(point)` (the contract in sim/point.py), and optionally `result_skeleton(point)`
+(a point's result keys, to check plot metrics before running) and `sweep_warnings(points)`.
+Its dotted path is the one place that
 names it: `ENGINE`, replaced with set_engine() (tests use a fake). Workers receive the path
 string and import it themselves, so the choice carries across processes and machines.
 """
@@ -30,13 +33,16 @@ from types import ModuleType
 from typing import Any
 
 from sim.config.errors import ConfigError
+from sim.config.yamlfile import did_you_mean
 from sim.errors import UserError
-from sim.experiment import Experiment, PointSpec, load_experiment
+from sim.experiment import Axis, Experiment, NotSwept, PointSpec, load_experiment
 from sim.results import (
     CSV_NAME,
     DB_NAME,
     PlanRow,
+    ResultSet,
     ResultStore,
+    Row,
     membound_version,
     point_key,
     to_json,
@@ -85,28 +91,135 @@ class PlannedPoint:
 
 def plan_experiment(path: str | Path, engine: ModuleType | None = None
                     ) -> tuple[Experiment, list[PlannedPoint]]:
-    """Parse, expand and resolve every point. Raises ConfigError/UserError before any run."""
-    exp = load_experiment(path)
+    """Parse, expand and resolve every point, check the plots' metrics.
+
+    Raises ConfigError/UserError before any point runs. The returned experiment may differ
+    from the file's parse: a range on an integer key has its values rounded (Axis.int_values).
+    """
     engine = engine or load_engine()
-    version = membound_version()
-    planned = []
-    for spec in exp.points():
-        try:
-            resolved = engine.resolve_point(spec.hardware, spec.overrides, spec.workload,
-                                            spec.seed)
-        except ConfigError as exc:
-            if exc.path == str(exp.path) or not spec.params:
-                raise
-            # the mistake is in another file (a preset): say which point it broke
-            raise ConfigError(exc.path, exc.line, exc.key_path,
-                              f"{exc.message} (point {spec.index} of {exp.path}: "
-                              f"{spec.label})") from None
-        except UserError as exc:
-            where = f"point {spec.index} ({spec.label})" if spec.params else "the point"
-            raise UserError(f"{exp.path}: {where}: {exc}") from None
-        config = resolved.key()
-        planned.append(PlannedPoint(spec, resolved, config, point_key(config, version)))
+    try:
+        exp = load_experiment(path)
+    except NotSwept:
+        # 'baseline: {k: ..}' with k misspelled in the sweep would suggest the typo: let the
+        # engine judge the swept keys first, its error names the sweep line and the right key
+        _resolve_all(load_experiment(path, references=False), engine)
+        raise
+    exp, planned = _resolve_all(exp, engine)
+    check_plot_metrics(exp, planned, engine)
     return exp, planned
+
+
+def _resolve_all(exp: Experiment, engine: ModuleType) -> tuple[Experiment, list[PlannedPoint]]:
+    """Every point resolved; a range the engine finds on an integer key is rounded first."""
+    while True:
+        try:
+            return exp, [_resolve(exp, spec, engine) for spec in exp.points()]
+        except ConfigError as exc:
+            axis = _integer_range(exp, exc)
+            if axis is None:
+                raise
+            problem = axis.integer_error()
+            if problem is not None:
+                raise axis.entry.error(f"takes integers, but {problem}") from None
+            exp = exp.with_integer_axis(axis.key)
+
+
+def _integer_range(exp: Experiment, exc: ConfigError) -> Axis | None:
+    """The range axis whose generated value `exc` refused for not being an integer."""
+    if not exc.message.startswith("expected an integer, got number"):
+        return None
+    for a in exp.axes:
+        if (a.entry.is_mapping and exc.path == a.entry.path and exc.line == a.entry.line
+                and (exc.key_path == a.entry.where
+                     or exc.key_path.endswith(a.key.split(".", 1)[1]))):
+            return a
+    return None
+
+
+def _resolve(exp: Experiment, spec: PointSpec, engine: ModuleType) -> PlannedPoint:
+    try:
+        resolved = engine.resolve_point(spec.hardware, spec.overrides, spec.workload, spec.seed)
+    except ConfigError as exc:
+        if exc.path == str(exp.path) or not spec.params:
+            raise
+        # the mistake is in another file (a preset): say which point it broke
+        raise ConfigError(exc.path, exc.line, exc.key_path,
+                          f"{exc.message} (point {spec.index} of {exp.path}: "
+                          f"{spec.label})") from None
+    except UserError as exc:
+        where = f"point {spec.index} ({spec.label})" if spec.params else "the point"
+        raise UserError(f"{exp.path}: {where}: {exc}") from None
+    config = resolved.key()
+    return PlannedPoint(spec, resolved, config, point_key(config, membound_version()))
+
+
+# plot kinds whose y is a result column (sim/plots.py checks the same when drawing)
+Y_PLOTS = ("line", "bar", "heatmap")
+MAX_COLUMNS_SHOWN = 30
+
+
+def check_plot_metrics(exp: Experiment, planned: list[PlannedPoint], engine: ModuleType
+                       ) -> None:
+    """Each plot's y is a column the points will have (ConfigError at the plot otherwise).
+
+    The engine's optional result_skeleton(point) gives a point's result keys without running
+    it; when it has none (or returns None for some point) the check waits for the drawing.
+    """
+    specs = [p for p in exp.plots if p.kind in Y_PLOTS and p.y and p.node is not None]
+    skeleton = getattr(engine, "result_skeleton", None)
+    if not specs or skeleton is None:
+        return
+    rows = []
+    for p in planned:
+        result = skeleton(p.resolved)
+        if result is None:
+            return
+        rows.append(Row(p.spec.index, p.key, p.spec.params, p.spec.group, p.spec.is_baseline,
+                        "ok", result, None, p.config))
+    rs = ResultSet(exp.name, exp.swept_keys, exp.baseline, exp.log_axes, "", {}, rows)
+    cols = rs.columns()
+    for spec in specs:
+        y = spec.y
+        assert y is not None
+        if y in cols or (y.startswith("metrics.") and y[8:] in rs.metric_names()):
+            continue
+        shown = ", ".join(cols[:MAX_COLUMNS_SHOWN])
+        if len(cols) > MAX_COLUMNS_SHOWN:
+            shown += f", ... ({len(cols) - MAX_COLUMNS_SHOWN} more)"
+        node = spec.field_node("y")
+        assert node is not None
+        raise node.error(f"unknown metric '{y}'{did_you_mean(y, cols)}; available: {shown}")
+
+
+def plan_warnings(planned: list[PlannedPoint], engine: ModuleType) -> list[str]:
+    """The engine's optional sweep_warnings(points): legal but probably unintended sweeps."""
+    hook = getattr(engine, "sweep_warnings", None)
+    return list(hook([p.resolved for p in planned])) if hook is not None else []
+
+
+def check_cluster_address(address: str) -> None:
+    """A Dask scheduler address that can be dialled (scheme, host, port); UserError if not.
+
+    Checked before planning: a Client given a malformed address raises, then hangs 20 s in
+    its finaliser and prints a traceback.
+    """
+    try:
+        from distributed.comm.addressing import parse_address, parse_host_port
+        from distributed.comm.registry import get_backend
+    except ImportError:
+        raise UserError("--cluster needs dask.distributed: pip install "
+                        "'dask[distributed]'") from None
+    hint = "expected a scheduler address such as tcp://host:8786"
+    try:
+        scheme, loc = parse_address(address)
+        get_backend(scheme)
+        if scheme in ("tcp", "tls"):
+            host, port = parse_host_port(loc)
+            if not host or not 0 < int(port) < 65536:
+                raise ValueError(f"bad host or port in {address!r}")
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"--cluster {address!r}: {hint} ({' '.join(str(exc).split())})"
+                        ) from None
 
 
 # --------------------------------------------------------------------------- workers
@@ -195,6 +308,7 @@ class _Dask:
             raise UserError("--cluster needs dask.distributed: pip install "
                             "'dask[distributed]'") from None
         self.engine = engine
+        check_cluster_address(address)
         try:
             self.client = Client(address, timeout="10s", set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
@@ -256,11 +370,20 @@ def run_experiment(
     progress: bool = True,
     report: bool = True,
     echo: Callable[[str], None] = print,
+    warn: Callable[[str], None] | None = None,
 ) -> RunSummary:
-    """Plan, run what is not stored yet, commit each point, write results.csv (and report)."""
+    """Plan, run what is not stored yet, commit each point, write results.csv (and report).
+
+    warn receives each warning about the plan (default: 'membound: warning: ...' on stderr).
+    """
     t0 = time.perf_counter()
+    if cluster:
+        check_cluster_address(cluster)
     engine = engine_name()
-    exp, planned = plan_experiment(path, load_engine(engine))
+    mod = load_engine(engine)
+    exp, planned = plan_experiment(path, mod)
+    for message in plan_warnings(planned, mod):
+        (warn or _stderr)(f"warning: {message}")
     out = Path(out_dir) if out_dir is not None else Path("reports") / exp.name
     store = ResultStore(out / DB_NAME)
     try:
@@ -312,6 +435,10 @@ def run_experiment(
             summary.report_error = exc
     summary.wall_s = time.perf_counter() - t0
     return summary
+
+
+def _stderr(message: str) -> None:
+    print(f"membound: {message}", file=sys.stderr)
 
 
 def _where(cluster: str | None, jobs: int | None, n: int) -> str:

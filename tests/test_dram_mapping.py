@@ -82,9 +82,10 @@ def check_decoding(cfg: DramConfig, table, xors, n: int = 3000, seed: int = 1) -
         assert tuple(int(v) for v in got) == want, (hex(x), got, want)
 
 
-def with_mapping(cfg: DramConfig, mapping: tuple[str, ...], bank_xor: bool = False) -> DramConfig:
+def with_mapping(cfg: DramConfig, mapping: tuple[str, ...], bank_xor: bool = False,
+                 xor: tuple[tuple[str, str], ...] = ()) -> DramConfig:
     return dataclasses.replace(cfg, controller=dataclasses.replace(
-        cfg.controller, address_mapping=mapping, bank_xor=bank_xor))
+        cfg.controller, address_mapping=mapping, bank_xor=bank_xor, xor=xor))
 
 
 # MOP4CLXOR as read from Ramulator 2's source, written out bit by bit (not from the preset)
@@ -136,9 +137,9 @@ def test_random_split_mappings_and_xors(seed: int) -> None:
         n = rng.randint(1, min(w[target], w[source]))
         lo = rng.randint(0, w[source] - n)
         xors.append((target, source, lo, lo + n - 1))
-        entries.append(f"{target}^={source}[{lo + n - 1}:{lo}]")
-    check_decoding(with_mapping(cfg, (*pieces, *entries)), bit_table(pieces, w), xors,
-                   n=500, seed=seed)
+        entries.append((target, f"{source}[{lo + n - 1}:{lo}]"))
+    check_decoding(with_mapping(cfg, tuple(pieces), xor=tuple(entries)), bit_table(pieces, w),
+                   xors, n=500, seed=seed)
 
 
 def test_bank_xor_true_is_the_row_xor_shorthand() -> None:
@@ -152,6 +153,7 @@ def test_yaml_xor_matches_bank_xor(tmp_path: Path) -> None:
     path, _ = write_variant(BASE_TEXT, tmp_path, "  bank_xor: false",
                             "  xor:\n    bg: ro[1:0]\n    ba: ro[3:2]", "x.yaml")
     explicit = load_memory_config(str(path))
+    assert explicit.controller.xor == (("bg", "ro[1:0]"), ("ba", "ro[3:2]"))
     short = with_mapping(explicit, ("ro", "ch", "ra", "ba", "bg", "co"), bank_xor=True)
     lines = explicit.capacity_bytes // 64
     addr = np.array(random.Random(3).sample(range(lines), 2000), np.uint64) * np.uint64(64)

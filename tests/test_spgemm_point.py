@@ -56,10 +56,10 @@ def workload_node(tmp_path: Path, body: str) -> tuple[Node, Path, str]:
      ["inner, outer, rowwise, smash", "'rowwize'"]),
     ("kind: spgemm\na: 1138_bus\ndataflow: smash\nversion: 4", "version", "workload.version",
      ["(1, 2, 3)", "4"]),
-    ("kind: spgemm\na: 1138_bus\ndataflow: smash\nverison: 2", "kind", "workload",
-     ["unknown SpGEMM parameter", "'verison'"]),
-    ("kind: spgemm\na: 1138_bus\ndataflow: smash\npartition: columns", "kind", "workload",
-     ["unknown partition 'columns'", "rows, nnz, dynamic"]),
+    ("kind: spgemm\na: 1138_bus\ndataflow: smash\nverison: 2", "verison", "workload.verison",
+     ["unknown key 'verison'", "did you mean 'version'"]),
+    ("kind: spgemm\na: 1138_bus\ndataflow: smash\npartition: columns", "partition",
+     "workload.partition", ["unknown partition 'columns'", "rows, nnz, dynamic"]),
 ])
 def test_resolve_errors_name_file_line_and_key(tmp_path, body, snippet, key, fragments):
     node, path, text = workload_node(tmp_path, body)

@@ -44,8 +44,14 @@ class SyntheticWorkload:
             raise UserError(f"synthetic space {self.space!r}: choose from {', '.join(SPACES)}")
         if self.threads < 1 or self.ops_per_thread < 0:
             raise UserError("synthetic workload needs threads >= 1 and ops_per_thread >= 0")
-        if self.access_bytes < 1 or self.footprint < self.access_bytes:
-            raise UserError("synthetic footprint must hold at least one access")
+        if self.access_bytes < 1:
+            raise UserError(f"synthetic access size must be at least 1 byte, got "
+                            f"{self.access_bytes}")
+        if self.stride < 1:
+            raise UserError(f"synthetic stride must be at least 1 byte, got {self.stride}")
+        if self.footprint < self.access_bytes:
+            raise UserError(f"synthetic footprint ({self.footprint} B) must hold at least one "
+                            f"access ({self.access_bytes} B)")
         w = np.array([self.load, self.store, self.atomic, self.compute], float)
         if np.any(w < 0) or w.sum() <= 0:
             raise UserError("synthetic op mix weights must be >= 0 and not all zero")

@@ -367,7 +367,7 @@ def machine_spec_from_node(root: Node) -> MachineSpec:
     dram_path = _preset_path(preset_node, mem.PRESET_DIR, mem.list_memory_presets, "memory preset")
     dram = _load_preset(preset_node, dram_path, mem.load_memory_config, "DRAM preset")
     c = dram.controller
-    if not is_plain(c.address_mapping, c.bank_xor):  # its kernel decodes whole fields
+    if not is_plain(c.address_mapping, c.bank_xor, c.xor):  # its kernel decodes whole fields
         raise preset_node.error(
             f"{dram.name} splits or XORs address fields ({'-'.join(c.address_mapping)}); the "
             f"machine's controller decodes whole fields only: use a preset without them")

@@ -241,8 +241,8 @@ def _mapping(node: Node, org: dict[str, int]) -> tuple[str, ...]:
     return tuple(str(p) for p in pieces)
 
 
-def _xor(node: Node, org: dict[str, int]) -> tuple[str, ...]:
-    """The `xor:` mapping as address_mapping entries "target^=sources" (ControllerConfig)."""
+def _xor(node: Node, org: dict[str, int]) -> tuple[tuple[str, str], ...]:
+    """The `xor:` mapping as (target, sources) pairs (ControllerConfig.xor), checked."""
     if not node.is_mapping:
         raise node.error("expected a mapping of target field to source bits, "
                          "e.g. {bg: 'ro[1:0]', ba: 'ro[3:2]'}")
@@ -255,7 +255,7 @@ def _xor(node: Node, org: dict[str, int]) -> tuple[str, ...]:
             amap.check_xor(target, sources, widths)
         except amap.MappingError as exc:
             raise child.error(str(exc)) from None
-        out.append(amap.xor_entry(target, sources))
+        out.append((target, " ^ ".join(str(s) for s in sources)))
     return tuple(out)
 
 
@@ -287,7 +287,7 @@ def _controller(root: Node, org: dict[str, int]) -> ControllerConfig:
         if out.get("bank_xor") and terms:
             raise node.value["bank_xor"].error("give either bank_xor: true (its shorthand) or "
                                                "xor, not both")
-        out["address_mapping"] = (*out["address_mapping"], *terms)
+        out["xor"] = terms
     for key in ("read_queue", "write_queue", "bank_queue", "requests_per_clock", "row_hit_cap"):
         if key in node:
             out[key] = y.as_int(node.value[key], minimum=0 if key == "row_hit_cap" else 1)

@@ -356,8 +356,8 @@ def as_enum(node: Node, choices: Sequence[str]) -> str:
 
 def as_unit(node: Node, parse: Callable[[Any], int]) -> int:
     """Apply a units.py parser, turning its UnitError into a ConfigError at this node."""
-    try:
-        return parse(node.value)
+    try:  # plain(): a list or mapping shows as [1, 2] in the message, not as Node objects
+        return parse(node.plain())
     except UnitError as exc:
         raise node.error(str(exc)) from None
 

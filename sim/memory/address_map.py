@@ -177,24 +177,9 @@ def bank_xor_terms(widths: dict[str, int]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-XOR_MARK = "^="  # an address_mapping entry "target^=sources" is an XOR term, not a piece
-
-
-def xor_entry(target: str, sources: tuple[Slice, ...]) -> str:
-    return f"{target}{XOR_MARK}{' ^ '.join(str(s) for s in sources)}"
-
-
-def split_entries(address_mapping: tuple[str, ...]) -> tuple[tuple[Slice, ...],
-                                                             tuple[tuple[str, str], ...]]:
-    """ControllerConfig.address_mapping -> (pieces MSB first, (target, sources) XOR pairs)."""
-    pieces, pairs = [], []
-    for e in address_mapping:
-        if XOR_MARK in e:
-            target, sources = e.split(XOR_MARK, 1)
-            pairs.append((target.strip(), sources))
-        else:
-            pieces.append(parse_slice(e))
-    return tuple(pieces), tuple(pairs)
+def pieces_of(address_mapping: tuple[str, ...]) -> tuple[Slice, ...]:
+    """ControllerConfig.address_mapping -> its pieces, MSB first."""
+    return tuple(parse_slice(e) for e in address_mapping)
 
 
 def xor_terms(pairs: tuple[tuple[str, str], ...], bank_xor: bool,
@@ -208,7 +193,8 @@ def xor_terms(pairs: tuple[tuple[str, str], ...], bank_xor: bool,
     return out
 
 
-def is_plain(address_mapping: tuple[str, ...], bank_xor: bool) -> bool:
+def is_plain(address_mapping: tuple[str, ...], bank_xor: bool,
+             xor: tuple[tuple[str, str], ...]) -> bool:
     """Whole fields only and no XOR: what a decoder of contiguous fields can follow."""
-    pieces, pairs = split_entries(address_mapping)
-    return not pairs and not bank_xor and all(p.lo == 0 and p.hi is None for p in pieces)
+    return not xor and not bank_xor and all(p.lo == 0 and p.hi is None
+                                            for p in pieces_of(address_mapping))

@@ -139,6 +139,8 @@ def preset_hash(cfg: DramConfig) -> str:
     d = dataclasses.asdict(cfg)
     for key in _NOT_HASHED:
         d.pop(key, None)
+    if not d["controller"]["xor"]:  # added later: a preset without it hashes as it always did
+        del d["controller"]["xor"]
     text = json.dumps(d, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 

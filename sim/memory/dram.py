@@ -133,9 +133,8 @@ def make_accesses(cfg: DramConfig, addr: np.ndarray, is_write: np.ndarray, arriv
     n = len(addr)
     c = cfg.controller
     widths = cfg.field_bits
-    pieces, pairs = amap.split_entries(c.address_mapping)
-    segs = amap.segments(pieces, widths)
-    terms = amap.xor_terms(pairs, c.bank_xor, widths)
+    segs = amap.segments(amap.pieces_of(c.address_mapping), widths)
+    terms = amap.xor_terms(c.xor, c.bank_xor, widths)
 
     def column(rows: list, k: int, code: bool) -> np.ndarray:
         return np.array([_FIELD_CODE[r[k]] if code else r[k] for r in rows], np.int64)

@@ -61,12 +61,11 @@ class DramTiming:
 @dataclass(frozen=True)
 class ControllerConfig:
     structure: str = "bank_queues"  # bank_queues (DRAMSim3-like) | fr_fcfs (Ramulator-like)
-    # MSB -> LSB pieces as written: whole fields ("co") or bit ranges ("co[4:2]"), then the
-    # XOR terms of the preset's `xor:` as "target^=sources" ("bg^=ro[1:0]"). The terms live
-    # in this tuple rather than in a field of their own so that presets without them keep
-    # the resolved form (and calibration hash) they always had.
+    # MSB -> LSB pieces as written: whole fields ("co") or bit ranges ("co[4:2]")
     address_mapping: tuple[str, ...] = ("ro", "ch", "ra", "ba", "bg", "co")
     bank_xor: bool = False  # shorthand: XOR bank-group/bank bits with the low row bits
+    # the preset's `xor:` as (target, sources) pairs, e.g. ("bg", "ro[1:0] ^ co[3]")
+    xor: tuple[tuple[str, str], ...] = ()
     page_policy: str = "open"
     read_queue: int = 32
     write_queue: int = 32

@@ -31,6 +31,7 @@ generator dict ``{"generator": "rmat", "scale": 10, ...}``, or a scipy/numpy mat
 
 from __future__ import annotations
 
+import inspect
 import zlib
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ import numpy as np
 import scipy.io
 import scipy.sparse as sp
 
+from sim.config.yamlfile import did_you_mean
 from sim.errors import UserError
 
 MATRIX_DIR = Path(__file__).resolve().parent.parent / "matrices"
@@ -206,33 +208,106 @@ def generate(spec: dict) -> sp.csr_array:
         raise UserError(f"generator {kind}: {_one_line(e)}") from None
 
 
-def resolve(spec: Any, what: str = "A") -> tuple[sp.csr_array, str]:
-    """(matrix, label) from a parameter value: shipped name, path, generator dict or matrix."""
+def _named(spec: str | Path, what: str) -> tuple[Path, str]:
+    """(file, label) of a shipped name or a path; UserError naming what is wrong otherwise."""
+    s = str(spec)
+    name = s[:-len(".mtx.gz")] if s.endswith(".mtx.gz") else s
+    ships = shipped()
+    if name in ships:
+        return ships[name], name
+    p = Path(s)
+    if p.is_file():
+        return p, p.name
+    if p.suffix in (".mtx", ".gz") or "/" in s or "\\" in s:
+        raise UserError(f"matrix {what}: {p}: no such matrix file")
+    raise UserError(f"matrix {what}: {s!r} is neither a file nor a shipped matrix"
+                    f"{did_you_mean(name, ships)}; shipped: {', '.join(ships) or 'none'}")
+
+
+def _generator(spec: dict, what: str) -> tuple[str, Any]:
+    """(generator name, its function) of a generator dict, arguments checked by name."""
+    if "generator" not in spec:
+        raise UserError(f"matrix {what}: a dict needs a 'generator' key "
+                        f"({', '.join(GENERATORS)})")
+    kind = spec["generator"]
+    kind = "erdos_renyi" if kind in ("er", "erdos-renyi") else kind
+    if kind not in _GEN_FUNCS:
+        hint = did_you_mean(kind, GENERATORS) if isinstance(kind, str) else ""
+        raise UserError(f"matrix {what}: unknown generator {kind!r}{hint}; valid: "
+                        f"{', '.join(GENERATORS)}")
+    func = _GEN_FUNCS[kind]
+    args = {k: v for k, v in spec.items() if k != "generator"}
+    try:
+        inspect.signature(func).bind(**args)
+    except TypeError as e:
+        names = [n for n in inspect.signature(func).parameters]
+        bad = next((k for k in args if k not in names), None)
+        hint = did_you_mean(bad, names) if bad else ""
+        raise UserError(f"matrix {what}: generator {kind}: {_one_line(e)}{hint}; its "
+                        f"arguments: {', '.join(names)}") from None
+    return kind, func
+
+
+def matrix_shape(spec: Any, what: str = "A") -> tuple[int, int]:
+    """A matrix parameter's shape without building it (a file's header, a generator's size).
+
+    Checks what ``resolve`` would refuse early: a missing file, an unknown shipped name
+    (with the closest shipped one), an unknown generator or argument, a bad size.
+    """
     if isinstance(spec, (str, Path)):
-        s = str(spec)
-        name = s[:-len(".mtx.gz")] if s.endswith(".mtx.gz") else s
-        ships = shipped()
-        if name in ships:
-            return read_matrix(ships[name]), name
-        p = Path(s)
-        if p.suffix in (".mtx", ".gz") or p.exists():
-            return read_matrix(p), p.name
-        raise UserError(f"matrix {what}: {s!r} is neither a file nor a shipped matrix; "
-                        f"shipped: {', '.join(ships) or 'none'}")
+        p, _label = _named(spec, what)
+        try:
+            rows, cols, *_ = scipy.io.mminfo(p)
+        except _READ_ERRORS as e:
+            raise UserError(f"{p}: not a readable Matrix Market file: {_one_line(e)}") from None
+        return int(rows), int(cols)
     if isinstance(spec, dict):
-        if "generator" not in spec:
-            raise UserError(f"matrix {what}: a dict needs a 'generator' key "
-                            f"({', '.join(GENERATORS)})")
-        label = ",".join(f"{k}={v}" for k, v in spec.items() if k != "generator")
-        return generate(spec), f"{spec['generator']}({label})"
+        kind, _func = _generator(spec, what)
+        if kind == "rmat":
+            n = 1 << _int(f"matrix {what}: rmat scale", spec.get("scale"), 1, 30)
+        else:
+            n = _int(f"matrix {what}: {kind} n", spec.get("n"), 1)
+        return n, n
     if sp.issparse(spec) or isinstance(spec, np.ndarray):
-        return canonical(spec, f"matrix {what}"), f"<{spec.shape[0]}x{spec.shape[1]} matrix>"
+        if spec.ndim != 2:
+            raise UserError(f"matrix {what}: expected a 2-D matrix, got shape {spec.shape}")
+        return int(spec.shape[0]), int(spec.shape[1])
     raise UserError(f"matrix {what}: expected a shipped name, a path, a generator dict or a "
                     f"matrix, got {type(spec).__name__}")
 
 
-def check_shapes(a: sp.csr_array, b: sp.csr_array, a_label: str, b_label: str) -> None:
-    if a.shape[1] != b.shape[0]:
-        raise UserError(f"cannot multiply A {a_label} ({a.shape[0]}x{a.shape[1]}) by B "
-                        f"{b_label} ({b.shape[0]}x{b.shape[1]}): A has {a.shape[1]} columns, "
-                        f"B has {b.shape[0]} rows")
+def label_of(spec: Any) -> str:
+    """How a matrix parameter is named in metrics and messages."""
+    if isinstance(spec, (str, Path)):
+        s = str(spec)
+        name = s[:-len(".mtx.gz")] if s.endswith(".mtx.gz") else s
+        return name if name in shipped() else Path(s).name
+    if isinstance(spec, dict):
+        args = ",".join(f"{k}={v}" for k, v in spec.items() if k != "generator")
+        return f"{spec.get('generator')}({args})"
+    shape = getattr(spec, "shape", ("?", "?"))
+    return f"<{shape[0]}x{shape[1]} matrix>"
+
+
+def resolve(spec: Any, what: str = "A") -> tuple[sp.csr_array, str]:
+    """(matrix, label) from a parameter value: shipped name, path, generator dict or matrix."""
+    if isinstance(spec, (str, Path)):
+        p, label = _named(spec, what)
+        return read_matrix(p), label
+    if isinstance(spec, dict):
+        _generator(spec, what)
+        return generate(spec), label_of(spec)
+    if sp.issparse(spec) or isinstance(spec, np.ndarray):
+        return canonical(spec, f"matrix {what}"), label_of(spec)
+    raise UserError(f"matrix {what}: expected a shipped name, a path, a generator dict or a "
+                    f"matrix, got {type(spec).__name__}")
+
+
+def check_shapes(a: Any, b: Any, a_label: str, b_label: str) -> None:
+    """A·B is defined: a and b are matrices or (rows, columns) shapes."""
+    sa = a if isinstance(a, tuple) else a.shape
+    sb = b if isinstance(b, tuple) else b.shape
+    if sa[1] != sb[0]:
+        raise UserError(f"cannot multiply A {a_label} ({sa[0]}x{sa[1]}) by B "
+                        f"{b_label} ({sb[0]}x{sb[1]}): A has {sa[1]} columns, "
+                        f"B has {sb[0]} rows")
