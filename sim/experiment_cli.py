@@ -55,7 +55,9 @@ def run_cmd(ctx: click.Context, experiment: str, out_dir: str | None, jobs: int 
     if cluster and jobs:
         raise click.UsageError("--jobs sets local processes; with --cluster the Dask workers "
                                "decide the parallelism")
-    summary = run_experiment(experiment, out_dir, jobs=jobs, cluster=cluster, resume=resume,
+    from sim.paths import experiment_file
+
+    summary = run_experiment(experiment_file(experiment), out_dir, jobs=jobs, cluster=cluster, resume=resume,
                              progress=progress, report=make_report, echo=click.echo,
                              warn=lambda m: click.echo(f"membound: {m}", err=True))
     from sim.results import open_results

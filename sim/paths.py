@@ -36,3 +36,15 @@ def data_dir(name: str) -> Path:
 def shipped_experiment(name: str) -> Path:
     """experiments/<name>.yaml as shipped (e.g. 'quickstart')."""
     return data_dir("experiments") / f"{name}.yaml"
+
+
+def experiment_file(path: str) -> Path:
+    """``path`` as given, or, when it does not exist and names a shipped experiment as the
+    README does ("experiments/quickstart.yaml"), the shipped copy: an installed membound
+    runs the README's commands from any directory."""
+    given = Path(path)
+    if given.exists() or given.is_absolute() or not given.parts or \
+            given.parts[0] != "experiments":
+        return given
+    shipped = data_dir("experiments").joinpath(*given.parts[1:])
+    return shipped if shipped.is_file() else given

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,13 +31,19 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import NullLocator  # noqa: E402
 
 from sim.config.yamlfile import did_you_mean  # noqa: E402
 from sim.errors import UserError  # noqa: E402
 from sim.experiment import PlotSpec, point_label, short_names  # noqa: E402
 from sim.results import ResultSet, Row  # noqa: E402
 
-CEILING_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
+# roofline: one colour per DRAM ceiling (its points share it); other tiers' ceilings neutral
+ROOF_COLOURS = tuple(f"tab:{c}" for c in ("blue", "orange", "green", "red", "purple", "brown",
+                                          "pink", "olive", "cyan"))
+OTHER_CEILING_COLOURS = ("dimgray", "darkcyan", "rosybrown", "darkkhaki", "slategray", "indigo")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">")
 PLOT_FUNCS = ("line", "bar", "heatmap", "roofline", "timeline", "peak", "stalls", "breakdown")
 
 
@@ -160,6 +167,15 @@ def _numeric(values: Sequence[Any]) -> bool:
                                 for v in values)
 
 
+def powers_of_two(values: Sequence[Any]) -> bool:
+    """Integer values that are all powers of two spanning at least a factor of four (thread,
+    core, channel counts, batch sizes): a log2 axis spaces them evenly."""
+    if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                             and v & (v - 1) == 0 for v in values):
+        return False
+    return max(values) >= 4 * min(values)
+
+
 def _num(v: Any) -> float:
     if isinstance(v, int | float) and not isinstance(v, bool):
         return float(v)
@@ -173,12 +189,57 @@ def _varying(rs: ResultSet, rows: list[Row], exclude: Sequence[str | None]) -> l
 
 
 def _label(params: dict[str, Any], keys: Sequence[str]) -> str:
+    """'preset=piuma, dataflow=smash, version=1'; keys whose value is null left out (a
+    zipped sweep fills them for the points they do not apply to)."""
     names = short_names(list(keys))
-    return ", ".join(f"{names[k]}={params.get(k)}" for k in keys)
+    shown = [k for k in keys if params.get(k) is not None] or list(keys)
+    return ", ".join(f"{names[k]}={params.get(k)}" for k in shown)
 
 
 def new_figure(width: float = 7.0, height: float = 4.5) -> Figure:
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def outside_legend(ax: Any, **kw: Any) -> Any:
+    """The legend right of the axes (constrained layout makes room): it never hides a bar."""
+    return ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), **kw)
+
+
+def fit_titles(fig: Figure, attempts: int = 4) -> Figure:
+    """Wrap (and, failing that, shrink) each axes title until it lies inside the figure.
+
+    A title is centred over its axes, and constrained layout reserves height for it but not
+    width: a title longer than the figure (a heatmap's axes are narrower than the figure
+    because of the colour bar) would be clipped at the edges. Wrapping needs the laid-out
+    positions, so the figure is drawn (without rendering) and checked again after each change.
+    """
+    for _ in range(attempts):
+        fig.draw_without_rendering()
+        renderer = fig._get_renderer()
+        changed = False
+        for ax in fig.axes:
+            title = ax.title
+            text = title.get_text()
+            if not text:
+                continue
+            box = title.get_window_extent(renderer)
+            centre = (box.x0 + box.x1) / 2
+            room = 2 * min(centre - fig.bbox.x0, fig.bbox.x1 - centre) * 0.97
+            if box.x0 >= fig.bbox.x0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1:
+                continue
+            lines = text.split("\n")
+            widest = max(len(line) for line in lines)
+            chars = max(8, int(widest * room / max(box.width, 1.0)))
+            wrapped = "\n".join(textwrap.fill(line, chars, break_long_words=False)
+                                 for line in lines)
+            if wrapped != text:
+                title.set_text(wrapped)
+            else:  # a single word too long to wrap
+                title.set_fontsize(title.get_fontsize() * max(0.5, room / box.width))
+            changed = True
+        if not changed:
+            break
+    return fig
 
 
 # --------------------------------------------------------------------------- kinds
@@ -214,15 +275,19 @@ def line_plot(rs: ResultSet, x: str, y: str, hue: str | None = None,
         ax.plot(xd, [b for _, b in pts], marker="o", label=name or y)
     if not numeric:
         ax.set_xticks(range(len(xs_all)), [str(v) for v in xs_all])
-    elif x in rs.log_axes and all(float(v) > 0 for v in xs_all):
+    elif (x in rs.log_axes and all(float(v) > 0 for v in xs_all)) or powers_of_two(xs_all):
         ax.set_xscale("log", base=2)
+        if len(xs_all) <= 12:  # the swept values themselves as ticks, not 2^k
+            ticks = sorted(float(v) for v in xs_all)
+            ax.set_xticks(ticks, [fmt(v) for v in sorted(xs_all)])
+            ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel(axis_label(x, rs))
     ax.set_ylabel(axis_label(y, rs))
     ax.set_title(title or f"{axis_label(y, rs)} vs {x}" + _where_note(where))
     ax.grid(True, alpha=0.3)
     if series_keys:
         ax.legend(title=", ".join(short_names(series_keys).values()), fontsize="small")
-    return fig
+    return fit_titles(fig)
 
 
 def _index(values: list[Any], v: Any) -> int:
@@ -245,7 +310,7 @@ def bar_plot(rs: ResultSet, x: str | None = None, y: str = "speedup", hue: str |
     cat_keys = ([x] if x else []) + _varying(rs, rows, (x, hue))
     cats = _unique([_cat_of(r, x, cat_keys, rs) for r in rows])
     hues = _unique([r.params[hue] for r in rows]) if hue else [None]
-    fig = new_figure()
+    fig = new_figure(8.0, 4.8)
     ax = fig.add_subplot()
     width = 0.8 / len(hues)
     pos = np.arange(len(cats), dtype=float)
@@ -267,8 +332,8 @@ def bar_plot(rs: ResultSet, x: str | None = None, y: str = "speedup", hue: str |
     ax.set_ylabel(axis_label(y, rs))
     ax.set_title(title or f"{axis_label(y, rs)} by {x or 'point'}" + _where_note(where))
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(title=hue_name or None, fontsize="small")
-    return fig
+    outside_legend(ax, title=hue_name or None)
+    return fit_titles(fig)
 
 
 def _cat_of(r: Row, x: str | None, cat_keys: list[str], rs: ResultSet) -> str:
@@ -315,7 +380,7 @@ def heatmap_plot(rs: ResultSet, x: str, hue: str, y: str, where: dict[str, Any] 
     ax.set_ylabel(axis_label(hue, rs))
     ax.set_title(title or f"{axis_label(y, rs)} over {short_names([x, hue])[x]} and "
                  f"{short_names([x, hue])[hue]}" + _where_note(fixed))
-    return fig
+    return fit_titles(fig)
 
 
 def dram_tier(tiers: dict[str, Any]) -> str | None:
@@ -342,7 +407,14 @@ def roofline_point(rs: ResultSet, r: Row) -> tuple[float, float] | None:
 
 def roofline_plot(rs: ResultSet, hue: str | None = None, where: dict[str, Any] | None = None,
                   title: str | None = None) -> Figure:
-    """Log-log roofline: one marker per point, each tier's bandwidth ceiling, compute ceilings."""
+    """Log-log roofline: one marker per point, each tier's bandwidth ceiling, compute ceilings.
+
+    The x axis divides by DRAM bytes, so a point's roof is its own machine's DRAM ceiling:
+    each DRAM ceiling has its own colour and the points under it take that colour (and the
+    compute ceiling of those points too, when several machines are compared). When `hue`
+    does not decide the DRAM ceiling (several machines per hue value), the hue value is the
+    marker shape instead. Other tiers' ceilings are drawn dash-dotted in neutral colours.
+    """
     _check_swept(rs, hue, "hue")
     rows = select(rs, where)
     pts = [(r, roofline_point(rs, r)) for r in rows]
@@ -350,51 +422,83 @@ def roofline_plot(rs: ResultSet, hue: str | None = None, where: dict[str, Any] |
     if not pts:
         raise PlotError("no finished point has compute ops, DRAM bytes and a simulated time "
                         "for a roofline")
-    fig = new_figure()
+    fig = new_figure(8.5, 4.8)
     ax = fig.add_subplot()
-    ois = [p[0] for _, p in pts]
-    bws: dict[tuple[str, float], None] = {}
-    peaks: dict[float, None] = {}
+    roof_of: list[tuple[str, float] | None] = []  # each point's DRAM ceiling
+    compute_of: list[float] = []
+    others: dict[tuple[str, float], None] = {}
     for r, _ in pts:
-        for t, d in r.tiers().items():
-            if _num(d.get("peak_gb_per_s")) > 0:
-                bws[(t, float(d["peak_gb_per_s"]))] = None
-        p = _num(((r.result or {}).get("compute") or {}).get("peak_ops_per_s"))
-        if p > 0:
-            peaks[p] = None
+        tiers = r.tiers()
+        dram = dram_tier(tiers)
+        bw = _num((tiers.get(dram) or {}).get("peak_gb_per_s")) if dram else math.nan
+        roof_of.append((dram, bw) if dram and bw > 0 else None)
+        for t, d in tiers.items():
+            b = _num(d.get("peak_gb_per_s"))
+            if t != dram and b > 0:
+                others[(t, b)] = None
+        compute_of.append(_num(((r.result or {}).get("compute") or {}).get("peak_ops_per_s")))
+    roofs = sorted({rf for rf in roof_of if rf is not None}, key=lambda rf: (rf[1], rf[0]))
+    colour = {rf: ROOF_COLOURS[i % len(ROOF_COLOURS)] for i, rf in enumerate(roofs)}
+    peaks = list(dict.fromkeys(c for c in compute_of if c > 0))
     top = max(peaks) if peaks else max(p[1] for _, p in pts) * 2
-    ridges = [top / (b * 1e9) for _, b in bws]
-    lo = min([*ois, *ridges]) / 10
-    hi = max([*ois, *ridges]) * 10
-    grid = np.geomspace(lo, hi, 200)
-    tiers = list(dict.fromkeys(t for t, _ in bws))
-    for (tier, gbps) in bws:  # one colour per tier, however many bandwidths it takes
-        line = ax.plot(grid, np.minimum(grid * gbps * 1e9, top), linestyle="--", linewidth=1,
-                       color=CEILING_COLOURS[tiers.index(tier) % len(CEILING_COLOURS)],
+    ois = [p[0] for _, p in pts]
+    ridges = [top / (b * 1e9) for _, b in [*roofs, *others]]
+    grid = np.geomspace(min([*ois, *ridges]) / 10, max([*ois, *ridges]) * 10, 200)
+    for rf in roofs:  # capped by the compute peak of the machine the roof belongs to
+        caps = [c for c, o in zip(compute_of, roof_of, strict=True) if o == rf and c > 0]
+        cap = max(caps) if caps else top
+        line = ax.plot(grid, np.minimum(grid * rf[1] * 1e9, cap), linestyle="--", linewidth=1.2,
+                       color=colour[rf], label=f"{rf[0]} ceiling {rf[1]:.4g} GB/s")[0]
+        line.set_gid(f"ceiling:{rf[0]}")
+    for j, (tier, gbps) in enumerate(others):
+        line = ax.plot(grid, np.minimum(grid * gbps * 1e9, top), linestyle="-.", linewidth=1,
+                       color=OTHER_CEILING_COLOURS[j % len(OTHER_CEILING_COLOURS)],
                        label=f"{tier} ceiling {gbps:.4g} GB/s")[0]
         line.set_gid(f"ceiling:{tier}")
-    for p in peaks:
-        line = ax.axhline(p, color="black", linestyle=":", linewidth=1,
+    for j, p in enumerate(peaks):
+        owners = {o for c, o in zip(compute_of, roof_of, strict=True) if c == p}
+        if len(peaks) == 1:
+            c = "black"
+        elif len(owners) == 1 and None not in owners:
+            c = colour[next(iter(owners))]  # one machine's compute roof, in its colour
+        else:
+            c = OTHER_CEILING_COLOURS[(len(others) + j) % len(OTHER_CEILING_COLOURS)]
+        line = ax.axhline(p, color=c, linestyle=":", linewidth=1.2,
                           label=f"compute ceiling {p:.3g} ops/s")
         line.set_gid("ceiling:compute")
-    groups: dict[str, list[tuple[float, float]]] = {}
-    for r, p in pts:
+    handles = list(ax.get_lines())
+    groups: dict[str, list[int]] = {}
+    for i, (r, _) in enumerate(pts):
         name = f"{short_names([hue])[hue]}={r.params[hue]}" if hue else "points"
-        groups.setdefault(name, []).append(p)
-    cmap = matplotlib.colormaps["viridis"]
-    for i, (name, ps) in enumerate(groups.items()):
-        colour = cmap(i / max(1, len(groups) - 1) * 0.9)
-        line = ax.plot([p[0] for p in ps], [p[1] for p in ps], linestyle="none", marker="o",
-                       markersize=7, color=colour, markeredgecolor="black", label=name)[0]
-        line.set_gid("points")
+        groups.setdefault(name, []).append(i)
+    # colour alone tells groups apart when each group sits under one roof of its own
+    group_roofs = [{roof_of[i] for i in members} for members in groups.values()]
+    one_to_one = all(len(g) == 1 for g in group_roofs) and \
+        len({next(iter(g)) for g in group_roofs}) == len(groups)
+    for k, (name, members) in enumerate(groups.items()):
+        marker = "o" if one_to_one else MARKERS[k % len(MARKERS)]
+        by_roof: dict[tuple[str, float] | None, list[int]] = {}
+        for i in members:
+            by_roof.setdefault(roof_of[i], []).append(i)
+        for rf, idx in by_roof.items():
+            line = ax.plot([pts[i][1][0] for i in idx], [pts[i][1][1] for i in idx],
+                           linestyle="none", marker=marker, markersize=7,
+                           color=colour.get(rf, "0.5") if rf else "0.5",
+                           markeredgecolor="black", label=name)[0]
+            line.set_gid("points")
+            if one_to_one:
+                handles.append(line)
+        if not one_to_one:
+            handles.append(Line2D([], [], linestyle="none", marker=marker, markersize=7,
+                                  color="white", markeredgecolor="black", label=name))
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("operational intensity (ops / DRAM byte)")
     ax.set_ylabel("achieved performance (ops/s)")
     ax.set_title(title or "roofline" + _where_note(where))
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small")
-    return fig
+    ax.legend(handles=handles, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fit_titles(fig)
 
 
 def _time_unit(max_ns: float) -> tuple[str, float]:
@@ -407,28 +511,47 @@ def _time_unit(max_ns: float) -> tuple[str, float]:
 
 def timeline_plot(rs: ResultSet, where: dict[str, Any] | None = None,
                   title: str | None = None) -> Figure:
-    """Bandwidth per tier over simulated time (bin midpoints) for one point."""
+    """Bandwidth over simulated time (bin midpoints) for one point, one panel per series.
+
+    Each series gets its own panel and y scale (shared time axis): the mesh can move ten
+    times the DRAM's bytes, and on one axis the DRAM line would look flat. Series that never
+    move a byte get no panel; the x label names them.
+    """
     r = one_row(rs, where)
     tl = (r.result or {}).get("timeline") or {}
     series = tl.get("series") or {}
     bin_ns = _num(tl.get("bin_ns"))
     if not series or not bin_ns > 0:
         raise PlotError(f"point {point_label(r.params)} has no timeline")
+    order = list(series)  # colours follow the stored order, so a tier keeps its colour
+    shown = [k for k in order if any(_num(v) > 0 for v in series[k])]
+    idle = [k for k in order if k not in shown]
+    if not shown:
+        raise PlotError(f"point {point_label(r.params)} moved no bytes on its timeline")
     n = max(len(v) for v in series.values())
     unit, scale = _time_unit(n * bin_ns)
-    fig = new_figure()
-    ax = fig.add_subplot()
-    for tier, vals in series.items():
+    fig = new_figure(7.0, 1.3 + 1.5 * len(shown))
+    axes = fig.subplots(len(shown), 1, sharex=True, squeeze=False)[:, 0]
+    cmap = matplotlib.colormaps["tab10"]
+    for ax, tier in zip(axes, shown, strict=True):
+        vals = np.nan_to_num(np.asarray(series[tier], dtype=float))
         t = (np.arange(len(vals)) + 0.5) * bin_ns / scale
-        ax.plot(t, np.asarray(vals, dtype=float), label=tier)
-    ax.set_xlabel(f"simulated time ({unit})")
-    ax.set_ylabel("bandwidth (GB/s)")
-    ax.set_title(title or f"bandwidth over simulated time: {point_label(r.params)}")
-    ax.set_xlim(0, n * bin_ns / scale)
-    ax.set_ylim(bottom=0)
-    ax.grid(True, alpha=0.3)
-    ax.legend(title="tier", fontsize="small")
-    return fig
+        ax.plot(t, vals, label=tier, color=cmap(order.index(tier) % cmap.N))
+        ax.set_ylabel(f"{tier}\n(GB/s)")
+        peak = _num((r.tiers().get(tier) or {}).get("peak_gb_per_s"))
+        top = float(vals.max())
+        if peak > 0:  # how far from its peak the tier runs
+            ax.axhline(peak, color="0.4", linestyle="--", linewidth=0.8)
+            ax.annotate(f"peak {peak:.4g}", (0.995, peak), xycoords=("axes fraction", "data"),
+                        ha="right", va="bottom", fontsize=7, color="0.3")
+            top = max(top, peak)
+        ax.set_ylim(0, top * 1.12)
+        ax.grid(True, alpha=0.3)
+    axes[0].set_xlim(0, n * bin_ns / scale)
+    note = f"; no traffic: {', '.join(idle)}" if idle else ""
+    axes[-1].set_xlabel(f"simulated time ({unit}){note}")
+    axes[0].set_title(title or f"bandwidth over simulated time: {point_label(r.params)}")
+    return fit_titles(fig)
 
 
 def peak_plot(rs: ResultSet, where: dict[str, Any] | None = None,
@@ -441,7 +564,7 @@ def peak_plot(rs: ResultSet, where: dict[str, Any] | None = None,
     names = list(tiers)
     achieved = [_num(tiers[t].get("bandwidth_gb_per_s")) for t in names]
     peak = [_num(tiers[t].get("peak_gb_per_s")) for t in names]
-    fig = new_figure()
+    fig = new_figure(8.0, 4.5)
     ax = fig.add_subplot()
     pos = np.arange(len(names), dtype=float)
     bars = ax.bar(pos - 0.2, achieved, 0.4, label="achieved")
@@ -459,8 +582,8 @@ def peak_plot(rs: ResultSet, where: dict[str, Any] | None = None,
     ax.set_ylabel("bandwidth (GB/s)")
     ax.set_title(title or f"achieved vs peak bandwidth: {point_label(r.params)}")
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize="small")
-    return fig
+    outside_legend(ax)
+    return fit_titles(fig)
 
 
 # stacked-fraction plots: result key -> (what the fractions are of, legend title, default title)
@@ -504,7 +627,7 @@ def stalls_plot(rs: ResultSet, x: str | None = None, where: dict[str, Any] | Non
     handles, labels = ax.get_legend_handles_labels()  # legend top = stack top
     ax.legend(handles[::-1], labels[::-1], title=legend, fontsize="small", loc="upper left",
               bbox_to_anchor=(1.0, 1.0))
-    return fig
+    return fit_titles(fig)
 
 
 # --------------------------------------------------------------------------- specs, files

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 
 from sim.errors import UserError
 from sim.experiment import Experiment, default_plots, load_experiment, point_label
-from sim.results import CSV_NAME, ResultSet, open_results, write_atomic
+from sim.results import CSV_NAME, ResultSet, Row, open_results, write_atomic
 
 PLOTS_DIR = "plots"
 
@@ -147,10 +148,7 @@ def report_blocks(rs: ResultSet, exp: Experiment | None, images: list[tuple[str,
     ref = next((r for r in rs.rows if r.is_baseline and r.config is not None),
                next((r for r in rs.rows if r.config is not None), None))
     if ref is not None:
-        flat = _flatten(ref.config)
-        b.append(Block("details", f"resolved configuration of point {point_label(ref.params)}"
-                                  f" ({len(flat)} values)", headers=("key", "value"),
-                       rows=tuple((k, fmt(v)) for k, v in flat)))
+        b.append(configuration_block(rs, exp, ref))
 
     b.append(Block("h2", "Results"))
     b.append(Block("p", f"One row per point, as in {CSV_NAME}. Times in ns, bandwidth in GB/s, "
@@ -193,6 +191,76 @@ def report_blocks(rs: ResultSet, exp: Experiment | None, images: list[tuple[str,
     return b
 
 
+def configuration_block(rs: ResultSet, exp: Experiment | None, ref: Row) -> Block:
+    """One point's configuration in the keys an experiment sets and sweeps.
+
+    The keys are those of the preset file (after `extends:`) with the experiment's overrides
+    and the point's swept values applied, values as written ("1 GHz"), file paths relative to
+    the experiment. When the preset cannot be read any more, the configuration stored with
+    the point (the engine's internal names) is shown instead, and says so.
+    """
+    from sim.plots import fmt
+
+    label = point_label(ref.params)
+    exp_dir = Path(str(rs.meta.get("experiment_path") or ".")).parent
+    if exp is not None:
+        try:
+            flat = user_configuration(exp, ref.index, exp_dir)
+        except (UserError, IndexError, OSError) as exc:
+            note = f"; the preset could not be read now ({exc}), so the stored values follow"
+        else:
+            return Block("details", f"configuration of point {label} ({len(flat)} values, in "
+                                    "the keys an experiment sets: the preset as on disk now, "
+                                    "after extends, overrides and swept values)",
+                         headers=("key", "value"), rows=tuple((k, fmt(v)) for k, v in flat))
+    else:
+        note = ""
+    flat = _flatten(ref.config)
+    return Block("details", f"configuration of point {label} as stored with the point "
+                            f"(internal names of the engine; {len(flat)} values{note})",
+                 headers=("key", "value"), rows=tuple((k, fmt(v)) for k, v in flat))
+
+
+def user_configuration(exp: Experiment, index: int, exp_dir: Path) -> list[tuple[str, Any]]:
+    """(dotted key as an experiment writes it, value) for point `index` of the experiment."""
+    from sim.config import yamlfile as y
+    from sim.llm.point import LLM_KINDS
+
+    point = exp.points()[index]
+    kind_node = point.workload.get("kind")
+    if kind_node is not None and kind_node.value in LLM_KINDS:
+        from sim.config.xpu import XPU_DIR as preset_dir
+    else:
+        from sim.config.machine import MACHINE_DIR as preset_dir
+    path = y.resolve_preset(point.hardware, preset_dir, lambda: [], "hardware preset")
+    tree = y.load_yaml(path, preset_dir=preset_dir).plain()
+    for key, node in point.overrides.items():
+        _set_dotted(tree, key.split("."), node.plain())
+    for internal in ("name", "kind"):  # the preset's own name and file kind, not settings
+        tree.pop(internal, None)
+
+    def shown(v: Any) -> Any:
+        if isinstance(v, str) and y.is_file_ref(v) and Path(v).is_absolute():
+            return os.path.relpath(v, exp_dir.resolve())
+        return v
+
+    rows = [("hardware.preset", shown(point.hardware))]
+    rows += _flatten(tree, "hardware", sort=False)
+    rows += _flatten(point.workload.plain(), "workload", sort=False)
+    rows.append(("seed", point.seed))
+    return [(k, shown(v)) for k, v in rows]
+
+
+def _set_dotted(tree: dict[str, Any], parts: list[str], value: Any) -> None:
+    for p in parts[:-1]:
+        if not isinstance(tree.get(p), dict):
+            tree[p] = {}
+        tree = tree[p]
+    old = tree.get(parts[-1])
+    tree[parts[-1]] = {**old, **value} if isinstance(old, dict) and isinstance(value, dict) \
+        else value
+
+
 def published_blocks(rs: ResultSet, exp: Experiment) -> list[Block]:
     """Published values beside ours, with the difference and, where given, the tolerance."""
     from sim.plots import fmt
@@ -219,11 +287,11 @@ def _speedup(v: Any) -> str:
     return f"{v:.3f}" if isinstance(v, int | float) else "-"
 
 
-def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+def _flatten(data: Any, prefix: str = "", sort: bool = True) -> list[tuple[str, Any]]:
     if isinstance(data, dict):
         out: list[tuple[str, Any]] = []
-        for k in sorted(data, key=str):
-            out += _flatten(data[k], f"{prefix}.{k}" if prefix else str(k))
+        for k in sorted(data, key=str) if sort else data:
+            out += _flatten(data[k], f"{prefix}.{k}" if prefix else str(k), sort)
         return out
     if isinstance(data, list) and len(data) > 16:
         return [(prefix, f"[{len(data)} values]")]
@@ -273,9 +341,11 @@ def to_markdown(blocks: list[Block]) -> str:
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; padding: 0 1em;
        color: #222; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+.table-scroll { max-width: 100%; overflow-x: auto; margin: 1em 0; }
+table { border-collapse: collapse; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th { overflow-wrap: anywhere; min-width: 5em; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 th { background: #f3f3f3; }
 pre { background: #f6f6f6; padding: 1em; overflow-x: auto; }
 figure { margin: 1.5em 0; } img { max-width: 100%; }
@@ -297,7 +367,8 @@ def _html_table(headers: tuple[str, ...], rows: tuple[tuple[str, ...], ...]) -> 
         cells = "".join(f'<td class="num">{html.escape(c)}</td>' if _is_number(c)
                         else f"<td>{html.escape(c)}</td>" for c in r)
         body.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (f'<div class="table-scroll"><table><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
 def to_html(blocks: list[Block], title: str, out: Path) -> str:

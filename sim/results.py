@@ -37,6 +37,21 @@ SCHEMA_VERSION = "1"
 TIER_FIELDS = ("bandwidth_gb_per_s", "peak_gb_per_s", "utilization", "bytes_read",
                "bytes_written")
 CSV_TAIL = ("status", "error", "point")
+# The metrics results.csv carries, beside the swept keys, simulated time, speedup, each busy
+# tier's bandwidth and utilization and whatever the experiment's plots show: the numbers
+# people compare across points. Every other stored quantity (layout addresses, per-op-type
+# counts, correctness checks, ...) stays in results.sqlite, reachable by ResultSet.value(),
+# by plots and by `sqlite3` (README, "Results").
+HEADLINE_METRICS = (
+    # request-level machine (sim/point.py)
+    "threads", "mean_load_latency_ns", "issue_utilization", "dram_row_hit_rate",
+    "atomics_per_s",
+    # SpGEMM (workloads/spgemm); check.ok: the product matched scipy's
+    "flops", "nnz_c_structural", "redundant_fetch_factor", "load_imbalance", "check.ok",
+    # LLM task graphs (sim/llm)
+    "runtime_ms", "time_per_step_ms", "tokens_per_s", "tflop_per_s", "hbm_gb",
+    "intensity_flop_per_byte", "max_batch", "kv_utilisation", "switch_ms",
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -318,11 +333,50 @@ class ResultSet:
     # -- CSV
 
     def csv_columns(self) -> list[str]:
+        """Swept keys, sim_time_ns, speedup, bandwidth and utilization of each tier that moved
+        a byte, the headline metrics (HEADLINE_METRICS) and the columns the experiment plots,
+        then status, error and point. The rest of a result stays in the store."""
         cols = [*self.swept_keys, "sim_time_ns", "speedup"]
         for t in self.tiers():
-            cols += [f"{t}.bandwidth_gb_per_s", f"{t}.utilization"]
-        cols += [self.metric_column(m) for m in self.metric_names()]
+            if self._moved_bytes(t):
+                cols += [f"{t}.bandwidth_gb_per_s", f"{t}.utilization"]
+        plotted = [c for c in self.plotted_columns() if c not in cols]
+        for m in self.metric_names():
+            col = self.metric_column(m)
+            if m in HEADLINE_METRICS or col in plotted or m in plotted:
+                cols.append(col)
+        known = set(self.columns())
+        cols += [c for c in plotted if c not in cols and c in known]
         return [*cols, *CSV_TAIL]
+
+    def _moved_bytes(self, tier: str) -> bool:
+        """Whether any finished point moved data through `tier` (idle tiers stay out of the
+        CSV); True when no point has finished, so a pending sweep keeps its columns."""
+        done = [r.tiers().get(tier) for r in self.ok_rows]
+        if not done:
+            return True
+        return any(_num(v) and v > 0 for d in done if d
+                   for f, v in d.items() if f in ("bytes_read", "bytes_written",
+                                                 "bandwidth_gb_per_s"))
+
+    def plotted_columns(self) -> list[str]:
+        """The `y` of each plot in the stored experiment YAML (the metrics it is about)."""
+        text = self.experiment_yaml
+        if not text:
+            return []
+        try:
+            from ruamel.yaml import YAML
+
+            doc = YAML(typ="safe", pure=True).load(text)
+        except Exception:  # a copy that does not parse names no plots; the run checked it
+            return []
+        plots = doc.get("plots") if isinstance(doc, dict) else None
+        out: list[str] = []
+        for p in plots if isinstance(plots, list) else []:
+            y = p.get("y") if isinstance(p, dict) else None
+            if isinstance(y, str) and y not in out:
+                out.append(y)
+        return out
 
     def csv_rows(self) -> list[list[Any]]:
         cols = self.csv_columns()

@@ -82,12 +82,13 @@ def test_installed_copy_finds_its_presets_outside_the_checkout(wheel: Path, tmp_
         print(load_memory_config("ddr4_3200").name, "piuma" in list_machine_presets(),
               load_machine_config("piuma").memory_preset, len(list_memory_presets()))
         print(load_experiment(sim.paths.shipped_experiment("quickstart")).name)
+        print(sim.paths.experiment_file("experiments/quickstart.yaml"))
     """)
     env = {**os.environ, "PYTHONPATH": str(site)}
     proc = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    module, dirs, loaded, experiment = proc.stdout.splitlines()
+    module, dirs, loaded, experiment, readme_path = proc.stdout.splitlines()
     assert Path(module).is_relative_to(site)  # the copy, not the checkout
     for d in dirs.split():
         assert Path(d).is_relative_to(site) and Path(d).is_dir(), d
@@ -95,6 +96,8 @@ def test_installed_copy_finds_its_presets_outside_the_checkout(wheel: Path, tmp_
     assert loaded.split()[:3] == ["ddr4_3200", "True", "piuma_ddr5_4400"]
     assert int(loaded.split()[3]) >= len(presets) - 2  # scratchpad presets are not DRAM presets
     assert experiment == "quickstart"
+    # the README's `membound run experiments/quickstart.yaml`, outside any checkout
+    assert Path(readme_path).is_relative_to(site) and Path(readme_path).is_file()
 
 
 def test_demo_is_the_quickstart_sweep_and_make_demo_runs_it(monkeypatch, tmp_path) -> None:

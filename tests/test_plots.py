@@ -12,7 +12,7 @@ from sim import plots as P
 from sim.config.errors import ConfigError
 from sim.experiment import load_experiment
 from sim.experiment_cli import standalone
-from sim.results import open_results
+from sim.results import PlanRow, ResultStore, open_results
 from sim.sweep import run_experiment, set_engine
 from tests.config_helpers import line_of
 from tests.fixtures.experiments import fake_engine as F
@@ -121,19 +121,139 @@ def test_roofline_markers_and_ceilings(rs):
     assert "dram ceiling 10 GB/s" in legend_texts(ax)
 
 
-def test_timeline_of_one_point(rs):
+def test_roofline_each_dram_ceiling_has_its_own_colour_and_its_points_take_it(rs):
+    from matplotlib.colors import to_rgba
+
+    for hue in (CTRL, SIZE):  # CTRL decides the DRAM ceiling (10 GB/s per controller); SIZE not
+        ax = P.roofline_plot(rs, hue=hue).axes[0]
+        ceilings = [ln for ln in ax.get_lines() if str(ln.get_gid()).startswith("ceiling")]
+        colours = [to_rgba(ln.get_color()) for ln in ceilings]
+        assert len(set(colours)) == len(colours)  # no two ceilings alike
+        dram = {ln.get_label(): to_rgba(ln.get_color()) for ln in ceilings
+                if ln.get_gid() == "ceiling:dram"}
+        seen = 0
+        for line in (ln for ln in ax.get_lines() if ln.get_gid() == "points"):
+            for y in line.get_ydata():
+                (s, c), = [(s, c) for s in (100, 200, 300) for c in (1, 2, 4)
+                           if F.expected(s, c)["ops_per_s"] == pytest.approx(y)]
+                want = dram[f"dram ceiling {10 * c} GB/s"]
+                assert to_rgba(line.get_color()) == want, (hue, s, c)
+                seen += 1
+        assert seen == 9
+    # hue that does not decide the ceiling: one marker shape per size, legend says which
+    ax = P.roofline_plot(rs, hue=SIZE).axes[0]
+    shapes = {}
+    for line in (ln for ln in ax.get_lines() if ln.get_gid() == "points"):
+        shapes.setdefault(line.get_label(), set()).add(line.get_marker())
+    assert all(len(v) == 1 for v in shapes.values())
+    assert len({next(iter(v)) for v in shapes.values()}) == 3
+    assert legend_texts(ax)[-3:] == ["size=100", "size=200", "size=300"]
+
+
+def test_bar_legend_overlaps_no_bar(rs, tmp_path):
+    # bars of one height fill the axes everywhere: a legend inside would cover some
+    store = ResultStore(tmp_path / "results.sqlite")
+    plan = []
+    for i, (v, m) in enumerate((v, m) for v in "abcde" for m in range(6)):
+        store.record(f"k{i}", {"i": i}, "ok", result={"sim_time_ns": 100.0})
+        plan.append(PlanRow(i, f"k{i}", {"workload.variant": v, "workload.matrix": m}, "[]",
+                            False))
+    store.set_plan({"name": "t", "swept_keys": ["workload.variant", "workload.matrix"],
+                    "baseline": {}, "experiment_yaml": ""}, plan)
+    full = store.load()
+    store.close()
+    for fig in (P.bar_plot(full, "workload.variant", "sim_time_ns", hue="workload.matrix"),
+                P.bar_plot(rs, CTRL, "speedup", hue=SIZE), P.bar_plot(rs, None, "sim_time_ns"),
+                P.peak_plot(rs)):
+        fig.draw_without_rendering()
+        ax = fig.axes[0]
+        legend = ax.get_legend().get_window_extent()
+        assert inside_figure(fig, ax.get_legend())
+        for bar in ax.patches:
+            box = bar.get_window_extent()
+            if box.width and box.height:
+                assert not legend.overlaps(box), bar
+
+
+def test_power_of_two_counts_on_a_log2_axis(rs):
+    ax = P.line_plot(rs, CTRL, "sim_time_ns", hue=SIZE).axes[0]  # controllers 1, 2, 4
+    assert ax.get_xscale() == "log" and ax.xaxis.get_transform().base == 2
+    assert list(ax.get_xticks()) == [1, 2, 4]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "4"]
+    assert P.line_plot(rs, SIZE, "sim_time_ns").axes[0].get_xscale() == "linear"  # 100..300
+    assert P.powers_of_two([4, 8, 16]) and P.powers_of_two([1, 64])
+    assert not P.powers_of_two([2, 4]) and not P.powers_of_two([4, 6, 8])
+    assert not P.powers_of_two([4.0, 8.0, 16.0]) and not P.powers_of_two([True, 4])
+
+
+def test_timeline_one_panel_per_series_on_a_shared_time_axis(rs):
     fig = P.timeline_plot(rs, where={CTRL: 2, SIZE: 200})
-    ax = fig.axes[0]
+    dram_ax, sp_ax = fig.axes
     e = F.expected(200, 2)
-    assert ax.get_xlabel() == "simulated time (µs)" and ax.get_ylabel() == "bandwidth (GB/s)"
-    assert ax.get_title() == "bandwidth over simulated time: controllers_per_die=2, size=200"
-    assert legend_texts(ax) == ["dram", "scratchpad"]
-    dram = ax.get_lines()[0]
+    assert dram_ax.get_ylabel() == "dram\n(GB/s)" and sp_ax.get_ylabel() == "scratchpad\n(GB/s)"
+    assert sp_ax.get_xlabel() == "simulated time (µs)"
+    assert dram_ax.get_title() == "bandwidth over simulated time: controllers_per_die=2, size=200"
+    (dram,) = dram_ax.get_lines()[:1]
     b = e["sim_time_ns"] / 8
     assert list(dram.get_xdata()) == pytest.approx([(i + 0.5) * b / 1e3 for i in range(8)])
     assert list(dram.get_ydata()) == pytest.approx([e["bw"] * (i + 1) / 8 for i in range(8)])
+    assert dram_ax.get_shared_x_axes().joined(dram_ax, sp_ax)
     # default: the first baseline point
     assert P.timeline_plot(rs).axes[0].get_title().endswith("controllers_per_die=1, size=100")
+
+
+def tiny_store(tmp_path: Path, result: dict, yaml: str = "name: t\n") -> object:
+    """A one-point store holding `result` (for plots of shapes the fake engine lacks)."""
+    store = ResultStore(tmp_path / "results.sqlite")
+    store.record("k", {"k": 1}, "ok", result=result)
+    store.set_plan({"name": "t", "swept_keys": [], "baseline": {}, "experiment_yaml": yaml},
+                   [PlanRow(0, "k", {}, "[]", False)])
+    rs = store.load()
+    store.close()
+    return rs
+
+
+def test_timeline_gives_a_small_series_its_own_scale_and_drops_empty_ones(tmp_path):
+    dram = [30.0, 31.0, 32.0, 5.0]  # next to a mesh ten times busier, and an idle host
+    rs = tiny_store(tmp_path, {"sim_time_ns": 400.0,
+                               "tiers": {"dram": {"peak_gb_per_s": 35.0}},
+                               "timeline": {"bin_ns": 100.0,
+                                            "series": {"dram": dram, "host": [0.0] * 4,
+                                                       "mesh": [300.0, 310.0, 320.0, 50.0]}}})
+    fig = P.timeline_plot(rs)
+    assert [ax.get_ylabel() for ax in fig.axes] == ["dram\n(GB/s)", "mesh\n(GB/s)"]
+    dram_ax = fig.axes[0]
+    # DRAM drawn against its own peak (35 GB/s), not the mesh's 320 GB/s
+    assert max(dram) <= dram_ax.get_ylim()[1] < 2 * 35.0
+    assert fig.axes[1].get_ylim()[1] >= 320.0
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert texts == ["peak 35"]
+    assert all(ax.get_legend() is None for ax in fig.axes)  # no legend entry for an idle series
+    assert fig.axes[-1].get_xlabel() == "simulated time (ns); no traffic: host"
+    with pytest.raises(P.PlotError, match="moved no bytes"):
+        P.timeline_plot(tiny_store(tmp_path / "idle", {
+            "sim_time_ns": 1.0, "timeline": {"bin_ns": 1.0, "series": {"dram": [0.0]}}}))
+
+
+def inside_figure(fig, artist) -> bool:
+    box, page = artist.get_window_extent(), fig.bbox
+    return (page.x0 - 0.5 <= box.x0 and box.x1 <= page.x1 + 0.5
+            and page.y0 - 0.5 <= box.y0 and box.y1 <= page.y1 + 0.5)
+
+
+def test_long_titles_are_wrapped_inside_the_figure(rs):
+    long = "a title far longer than any figure is wide, " * 3
+    figs = [P.heatmap_plot(rs, SIZE, CTRL, "dram.bandwidth_gb_per_s"),
+            P.heatmap_plot(rs, SIZE, CTRL, "dram.bandwidth_gb_per_s", title=long),
+            P.timeline_plot(rs, title=long),
+            P.line_plot(rs, SIZE, "sim_time_ns", title=long),
+            P.bar_plot(rs, CTRL, "speedup", hue=SIZE, title="x" * 200)]  # one unbreakable word
+    for fig in figs:
+        fig.draw_without_rendering()
+        title = fig.axes[0].title
+        assert inside_figure(fig, title), title.get_text()
+    assert "\n" in figs[1].axes[0].get_title()
+    assert figs[1].axes[0].get_title().replace("\n", " ").split() == long.split()
 
 
 def test_peak_bars_per_tier(rs):

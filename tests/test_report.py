@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
 from pathlib import Path
 
@@ -67,6 +68,13 @@ def test_run_writes_csv_plots_and_both_reports_and_report_rebuilds_them(tmp_path
     assert not re.search(r'src="(?!data:)', page)  # nothing outside the file
     assert "<h2>Speedup vs baseline</h2>" in page
     assert '<td class="num">7,600.00</td>' in page
+    # every table scrolls inside its own box instead of widening the page
+    assert page.count("<table>") >= 4
+    assert page.count("<table>") == page.count('<div class="table-scroll"><table>')
+    rule = re.search(r"\.table-scroll \{([^}]*)\}", page)
+    assert rule and "overflow-x: auto" in rule.group(1) and "max-width: 100%" in rule.group(1)
+    # the fake engine's presets are no files: the stored configuration is shown, labelled so
+    assert "as stored with the point (internal names of the engine" in md
 
     # `membound report DIR` rebuilds everything from the store alone
     for p in [out / "report.md", out / "report.html", out / "results.csv",
@@ -111,3 +119,41 @@ plots:
     assert res.exit_code == 2
     assert res.stderr.startswith(f"membound: {out / 'experiment.yaml'}:"
                                  f"{line_of(text, 'bandwith')}: plots[0].y: unknown metric")
+
+
+def test_configuration_in_the_keys_of_the_experiment_with_paths_relative_to_it(tmp_path):
+    from ruamel.yaml import YAML
+
+    from sim.config.machine import MACHINE_DIR
+    from sim.experiment import load_experiment
+    from sim.report import user_configuration
+
+    hw = tmp_path / "hw"
+    hw.mkdir()
+    (hw / "mine.yaml").write_text("extends: piuma\ncore: {clock: 2 GHz}\n")
+    memory = (MACHINE_DIR / "memory" / "piuma_ddr5_4400.yaml").resolve()
+    (tmp_path / "exps").mkdir()
+    exp_file = tmp_path / "exps" / "exp.yaml"
+    exp_file.write_text(f"""name: t
+hardware:
+  preset: ../hw/mine.yaml
+  overrides: {{memory.preset: {memory}}}
+workload: {{kind: synthetic, pattern: random, total_ops: 1000, footprint: 1 MiB, access: 8 B}}
+sweep:
+  hardware.core.threads_per_mtp: [4, 8]
+""")
+    exp = load_experiment(exp_file.resolve())
+    flat = dict(user_configuration(exp, 1, exp_file.resolve().parent))
+    piuma = YAML(typ="safe").load((MACHINE_DIR / "piuma.yaml").read_text())
+    assert flat["hardware.preset"] == "../hw/mine.yaml"
+    assert flat["hardware.memory.preset"] == os.path.relpath(memory, exp_file.resolve().parent)
+    assert flat["hardware.core.threads_per_mtp"] == 8  # the point's swept value
+    assert flat["hardware.core.clock"] == "2 GHz"  # the child preset's, as written
+    assert flat["hardware.memory.controllers_per_die"] == piuma["memory"]["controllers_per_die"]
+    assert flat["hardware.network.mesh.link_bandwidth"] == \
+        piuma["network"]["mesh"]["link_bandwidth"]
+    assert flat["workload.footprint"] == "1 MiB" and flat["workload.total_ops"] == 1000
+    assert flat["seed"] == 0
+    # every key is one a user can write under hardware: / workload: (no engine internals)
+    assert "hardware.tck_ps" not in flat and not any("extra" in k for k in flat)
+    assert not any(isinstance(v, str) and v.startswith("/") for v in flat.values())
