@@ -218,17 +218,22 @@ def _require_reference() -> None:
 @click.option("--command-trace", default=None, metavar="FILE",
               help="DRAM: write every issued command (clock, command, channel, rank, bank "
                    "group, bank, row) to FILE.")
+@click.option("--plot", "plot_out", metavar="BASE", default=None,
+              help="Flash --sweep: also draw BASE.png and BASE.svg, through the link and "
+                   "inside the drive.")
 @click.option("--json", "json_out", metavar="OUT", default=None, help="Also write the summary as JSON.")
 def replay(memory: str, trace_path: str | None, fmt: str | None, requests_per_clock: int | None,
            request_bytes: int | None, wrap: bool, engine: str, queue_depth: int | None,
            internal: bool, sweep: bool, epoch: str | None, command_trace: str | None,
-           json_out: str | None) -> None:
+           plot_out: str | None, json_out: str | None) -> None:
     """Replay a memory trace on one DRAM/HBM or flash SSD configuration and report its statistics."""
     from sim.report_table import summary_table
 
     if sweep:
-        _flash_sweep(memory, trace_path, internal, json_out)
+        _flash_sweep(memory, trace_path, internal, json_out, plot_out)
         return
+    if plot_out:
+        raise click.UsageError("--plot draws a flash --sweep")
     if trace_path is None:
         raise click.UsageError("Missing option '--trace' / '-t'.")
     summary = replay_summary(memory, trace_path, fmt, requests_per_clock, request_bytes, wrap,
@@ -250,7 +255,8 @@ def replay(memory: str, trace_path: str | None, fmt: str | None, requests_per_cl
         click.echo(f"\nwrote summary JSON to {path}")
 
 
-def _flash_sweep(memory: str, trace_path: str | None, internal: bool, json_out: str | None) -> None:
+def _flash_sweep(memory: str, trace_path: str | None, internal: bool, json_out: str | None,
+                 plot_out: str | None = None) -> None:
     """`replay --sweep`: the bandwidth against request size and queue depth of a flash preset."""
     from sim.config.storage import is_flash_preset
     from sim.memory.flash import bandwidth_sweep, load_flash, sweep_table
@@ -271,6 +277,13 @@ def _flash_sweep(memory: str, trace_path: str | None, internal: bool, json_out: 
     if json_out:
         path = write_json(data, json_out)
         click.echo(f"\nwrote sweep JSON to {path}")
+    if plot_out:
+        from sim.plots import flash_sweep_plot, save_figure
+
+        other = bandwidth_sweep(spec, through_link=internal)  # the other side of the link
+        pair = [data, other] if not internal else [other, data]
+        paths = save_figure(flash_sweep_plot(pair), plot_out)
+        click.echo(f"\nwrote {', '.join(str(p) for p in paths)}")
 
 
 # --------------------------------------------------------------------------- convert

@@ -677,6 +677,27 @@ def plot_name(spec: PlotSpec, index: int | None = None) -> str:
     return f"{index:02d}_{name}" if index is not None else name
 
 
+def flash_sweep_plot(sweeps: Sequence[dict[str, Any]]) -> Figure:
+    """Sustained read bandwidth against request size, one line per queue depth, one panel
+    per sweep (sim.memory.flash.bandwidth_sweep: through the link, inside the drive)."""
+    fig = new_figure(width=5.5 * len(sweeps), height=4.0)
+    axes = fig.subplots(1, len(sweeps), sharey=True, squeeze=False)[0]
+    for ax, data in zip(axes, sweeps, strict=True):
+        kib = [s / 1024 for s in data["sizes"]]
+        for j, qd in enumerate(data["depths"]):
+            gbs = [row[j] / 1e9 for row in data["read_bytes_per_s"]]
+            ax.plot(kib, gbs, marker="o", label=f"QD {qd}")
+        ax.axhline(data["limits_bytes_per_s"]["peak"] / 1e9, color="grey", ls="--", lw=1)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("request size (KiB)")
+        where = "through its link" if data["through_link"] else "inside the drive (no link)"
+        ax.set_title(f"{data['memory']} {where}")
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("sustained random read (GB/s)")
+    axes[-1].legend(fontsize="small")
+    return fit_titles(fig)
+
+
 def save_figure(fig: Figure, base: str | Path) -> list[Path]:
     """Write base.png and base.svg; return both paths."""
     base = Path(base)

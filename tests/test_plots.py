@@ -327,3 +327,19 @@ def test_plot_command_draws_from_the_store(out):
     assert res.exit_code == 2 and "--kind heatmap needs --hue KEY" in res.stderr
     res = runner.invoke(standalone(), ["plot", str(out.parent / "nothing"), "--x", SIZE])
     assert res.exit_code == 2 and "no results store here" in res.stderr
+
+
+def test_flash_sweep_plot_draws_each_queue_depth_against_request_size():
+    from sim.plots import flash_sweep_plot
+
+    def sweep(through_link: bool, scale: float) -> dict:
+        return {"memory": "toy", "through_link": through_link, "sizes": [4096, 65536],
+                "depths": [1, 64], "limits_bytes_per_s": {"peak": 7e9},
+                "read_bytes_per_s": [[1e8 * scale, 3e9 * scale], [9e8 * scale, 7e9 * scale]]}
+
+    fig = flash_sweep_plot([sweep(True, 1.0), sweep(False, 1.5)])
+    left, right = fig.axes
+    assert "through its link" in left.get_title() and "inside" in right.get_title()
+    qd64 = [ln for ln in right.get_lines() if ln.get_label() == "QD 64"][0]
+    assert list(qd64.get_xdata()) == [4.0, 64.0]  # KiB
+    assert list(qd64.get_ydata()) == pytest.approx([4.5, 10.5])  # GB/s of the inside sweep
