@@ -293,14 +293,17 @@ _workload_metric_names: dict[str, tuple[str, ...]] = {}
 def result_skeleton(point: ResolvedPoint | LlmPoint) -> dict[str, Any] | None:
     """The keys of run_resolved(point)'s result, values zero, without simulating.
 
-    None for LLM points (their metrics are known only after a run). A SpGEMM point's metric
-    names come from its dataflow generating a 4x4 product (milliseconds, cached per setting).
+    An LLM point's come from one step of it (sim/llm/point.py result_skeleton). A SpGEMM
+    point's metric names come from its dataflow generating a 4x4 product (milliseconds,
+    cached per setting).
     """
     from sim.machine.model import STALL_NAMES
     from sim.results import TIER_FIELDS
 
     if isinstance(point, LlmPoint):
-        return None
+        from sim.llm.point import result_skeleton as llm_skeleton
+
+        return llm_skeleton(point)
     metrics = dict.fromkeys(MACHINE_METRICS, 0)
     if point.kind == "spgemm":
         metrics.update(dict.fromkeys(_spgemm_metric_names(point), 0))

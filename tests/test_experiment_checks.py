@@ -335,3 +335,26 @@ def test_memory_presets_zipped_with_their_controllers_do_not_warn(tmp_path):
                                       "      hardware.memory.controllers_per_die: [2, 32]\n")
     _, planned = plan_experiment(path)
     assert plan_warnings(planned, load_engine()) == []
+
+
+LLM = ("name: t\nhardware: h100_tiers\nworkload: {kind: llm, model: llama-3-8b, batch: 2, "
+       "context: 512, steps: 3, placement: {kv: host, prefetch: true}}\n")
+
+
+def test_a_misspelled_llm_metric_is_found_before_running(tmp_path):
+    text = LLM + ("sweep:\n  workload.batch: [2, 4]\nplots:\n"
+                  "  - {kind: bar, x: workload.batch, y: metrics.share.atention}\n")
+    path = tmp_path / "exp.yaml"
+    path.write_text(text)
+    fails_before_running(tmp_path, path, text, "kind: bar", "plots[0].y",
+                         "did you mean 'metrics.share.attention'?")
+
+
+def test_the_llm_skeleton_has_the_columns_a_real_run_has(tmp_path):
+    path = tmp_path / "exp.yaml"
+    path.write_text(LLM)
+    _, planned = plan_experiment(path)
+    point = planned[0].resolved
+    cols = columns(result_skeleton(point))
+    assert cols == columns(run_resolved(point))
+    assert "metrics.share.kv_prefetch" in cols  # the labels of this placement's graph

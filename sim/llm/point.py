@@ -594,6 +594,17 @@ def run(point: LlmPoint, engine: str = "fast") -> dict[str, Any]:
     return _result(point, graph, int(result.end_time), s, facts)
 
 
+def result_skeleton(point: LlmPoint) -> dict[str, Any] | None:
+    """The keys of run(point)'s result, from a run of one step of it (a model's labels and
+    extras are known only once its graph is built); None at the request level or at tile
+    granularity, whose graphs are too large to build twice."""
+    w = point.workload
+    if w.get("level", "transfer") == "request" or w.get("granularity") == "tile":
+        return None
+    return run(dataclasses.replace(point, workload={**w, "steps": 1}) if "steps" in w
+               else point)
+
+
 def device_for(point: LlmPoint) -> XpuSpec:
     """The xPU with the tensor peak of the point's operand width."""
     p = point.workload
