@@ -321,6 +321,19 @@ def test_child_giving_both_time_and_clock_forms_is_an_error(tmp_path, first, sec
                    f"or tRCD (time), not both")
 
 
+@pytest.mark.parametrize("order", ["rd_first", "rcd_first"])
+def test_a_child_keeps_its_own_rcdrd_beside_its_rcd_in_either_order(tmp_path, order):
+    """nRCD displaces the base's nRCDRD/nRCDWR, never the child's own nRCDRD."""
+    lines = ["  nRCDRD: 30", "  nRCD: 24"]
+    if order == "rcd_first":
+        lines.reverse()
+    path = tmp_path / "child.yaml"
+    path.write_text(f"extends: {FIX / 'ddr4_base.yaml'}\nname: c\ntiming:\n"
+                    + "\n".join(lines) + "\n")
+    t = load_memory_config(str(path)).timing
+    assert (t.RCD_RD, t.RCD_WR) == (30, 24)
+
+
 def test_both_forms_in_a_base_of_the_chain_is_an_error(tmp_path):
     base = tmp_path / "base.yaml"
     base.write_text(BASE_TEXT.replace("  tRP: 13.75 ns", "  tRP: 13.75 ns\n  nRP: 22"))

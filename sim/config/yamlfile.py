@@ -159,7 +159,7 @@ def merge(base: Node, child: Node, replaces: Replaces | None = None) -> Node:
     for key, val in child.value.items():
         if replaces is not None:
             for gone in replaces(child.key_path, key):
-                if gone != key:
+                if gone != key and gone not in child.value:  # a base's key, not the child's own
                     out.pop(gone, None)
         out[key] = merge(out[key], val, replaces) if key in out else val
     return Node(out, child.path, child.line, child.key_path)
