@@ -2,7 +2,9 @@
 
 `bench_memory` replays uniformly random 64 B reads on one DRAM preset through the numba fast
 path and through the SimPy reference, after timing the one-time JIT compile (or cache load)
-on a tiny warm-up run. Wall times come from time.perf_counter. Nothing here asserts a speed:
+on a tiny warm-up run; then the same number of requests as a 2:1 read/write mix (the random
+addresses, every third request a write) and as sequential reads (consecutive 64 B lines)
+through the fast path. Wall times come from time.perf_counter. Nothing here asserts a speed:
 benchmarks measure, tests prove behaviour.
 """
 
@@ -32,13 +34,27 @@ def random_reads(capacity_bytes: int, n: int, seed: int = 0) -> tuple[np.ndarray
     return addr, np.zeros(n, np.bool_), np.zeros(n, np.int64)
 
 
+def mixed_requests(capacity_bytes: int, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The random addresses of `random_reads`, every third request (index 2, 5, ...) a write:
+    a 2:1 read/write mix, all arriving at clock 0."""
+    addr, _, arrival = random_reads(capacity_bytes, n, seed)
+    return addr, np.arange(n) % 3 == 2, arrival
+
+
+def sequential_reads(capacity_bytes: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`n` reads of consecutive 64 B lines from address 0 (wrapping at the capacity), all
+    arriving at clock 0."""
+    lines = np.uint64(capacity_bytes // REQUEST_BYTES)
+    addr = (np.arange(n, dtype=np.uint64) % lines) * np.uint64(REQUEST_BYTES)
+    return addr, np.zeros(n, np.bool_), np.zeros(n, np.int64)
+
+
 def _numba_cache_hits() -> int | None:
     """Total numba cache hits of the DRAM kernel so far, or None if not observable."""
     try:
         from sim.kernels import dram as kernel
 
-        stats = kernel.run_dram.stats
-        return int(sum(stats.cache_hits.values()))
+        return int(sum(sum(loop.stats.cache_hits.values()) for loop in kernel.LOOPS))
     except Exception:  # a different kernel layout; the timing comparison still tells
         return None
 
@@ -62,7 +78,8 @@ def bench_memory(
 ) -> dict:
     """Time the fast path and the reference engine on random reads; return the measurements.
 
-    Keys: fast_requests_per_s, reference_requests_per_s, speedup, jit_compile_s and details
+    Keys: fast_requests_per_s (random reads), mix_requests_per_s (2:1 read/write mix),
+    seq_requests_per_s (sequential reads), reference_requests_per_s, speedup, jit_compile_s and details
     (request counts, wall times, startup_s, numba cache hit, whether the reference agreed
     with the fast path on the same requests). Reference entries are None when the reference
     engine is not installed.
@@ -112,6 +129,12 @@ def bench_memory(
         "fast_wall_s": fast_wall_s,
         "fast_requests_per_s": fast_rps,
         "fast_sim_bandwidth_gb_per_s": fast.summary["bandwidth_gb_per_s"],
+        "mix_wall_s": None,
+        "mix_requests_per_s": None,
+        "mix_sim_bandwidth_gb_per_s": None,
+        "seq_wall_s": None,
+        "seq_requests_per_s": None,
+        "seq_sim_bandwidth_gb_per_s": None,
         "reference_requests": reference_requests,
         "reference_wall_s": None,
         "reference_requests_per_s": None,
@@ -123,6 +146,19 @@ def bench_memory(
         "numba_cache_hit": cache_hit,
         "startup_s": startup_s if not was_imported else 0.0,
     }
+    del fast  # its arrays are not needed any more: keep the next runs' memory fresh
+    for key, label, (a, w, arr) in (
+        ("mix", "2:1 read/write mix", mixed_requests(cfg.capacity_bytes, requests, seed)),
+        ("seq", "sequential 64 B reads", sequential_reads(cfg.capacity_bytes, requests)),
+    ):
+        say(f"fast: replaying {requests:,} requests, {label}, on {cfg.name} ...")
+        t0 = time.perf_counter()
+        res = simulate(cfg, a, w, arr, engine="fast")
+        wall = time.perf_counter() - t0
+        out[f"{key}_wall_s"] = wall
+        out[f"{key}_requests_per_s"] = requests / wall
+        out[f"{key}_sim_bandwidth_gb_per_s"] = res.summary["bandwidth_gb_per_s"]
+        del res
     if reference_requests == 0:
         return out
     if not _reference_available():
@@ -153,12 +189,17 @@ def bench_memory(
 def format_bench(result: dict) -> str:
     """The measurements as a few terminal lines."""
     r = result
-    lines = [f"membound bench memory: uniformly random {r['request_bytes']} B reads on {r['preset']}"]
+    lines = [f"membound bench memory: {r['request_bytes']} B requests on {r['preset']} "
+             f"(fast path: random reads, 2:1 read/write mix, sequential reads)"]
     cache = {True: "numba cache hit", False: "compiled, cache miss", None: "cache state unknown"}
     lines.append(f"  JIT compile / cache load: {r['jit_compile_s']:.3f} s ({cache[r['numba_cache_hit']]}; "
                  f"first tiny run {r['jit_first_run_s']:.3f} s, second {r['jit_warm_run_s']:.3f} s)")
     lines.append(f"  fast path:  {r['fast_requests']:>10,} requests in {r['fast_wall_s']:8.3f} s = "
                  f"{r['fast_requests_per_s']:>12,.0f} requests/s")
+    for key, label in (("mix", "2:1 mix:   "), ("seq", "sequential:")):
+        if r.get(f"{key}_requests_per_s") is not None:
+            lines.append(f"  {label} {r['fast_requests']:>10,} requests in {r[f'{key}_wall_s']:8.3f} s = "
+                         f"{r[f'{key}_requests_per_s']:>12,.0f} requests/s")
     if r["reference_requests_per_s"] is not None:
         lines.append(f"  reference:  {r['reference_requests']:>10,} requests in {r['reference_wall_s']:8.3f} s = "
                      f"{r['reference_requests_per_s']:>12,.0f} requests/s")

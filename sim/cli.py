@@ -91,13 +91,14 @@ def replay_summary(memory: str, trace_path: str, fmt: str | None = None,
                    requests_per_clock: int | None = None, request_bytes: int | None = None,
                    wrap: bool = False, engine: str = "fast", queue_depth: int | None = None,
                    through_link: bool = True, epoch: str | None = None,
-                   command_trace: str | None = None) -> dict:
+                   command_trace: str | None = None, workers: int = 1) -> dict:
     """Load a memory preset (or file) and a trace file, replay it, return the summary dict.
 
     DRAM runs keep the command log (command counts, ACTs per bank, energy): `epoch` (clocks,
     or a time such as '1 us') adds per-epoch statistics, `command_trace` writes the log as
     text. Energy comes from the preset's power: section; without one, `energy` is None and
-    `energy_note` says why.
+    `energy_note` says why. `workers` > 1 replays the channels in that many processes,
+    with identical results (sim/memory/dram_parallel.py).
 
     A flash preset (hw_configs/storage, `kind: flash`) replays on the flash SSD model: the
     trace's arrival column is in ns there, requests are `request_bytes` (default 4096),
@@ -108,7 +109,8 @@ def replay_summary(memory: str, trace_path: str, fmt: str | None = None,
 
     if is_flash_preset(memory):
         for given, option in ((epoch is not None, "--epoch"),
-                              (command_trace is not None, "--command-trace")):
+                              (command_trace is not None, "--command-trace"),
+                              (workers > 1, "--workers")):
             if given:
                 raise UserError(f"{option} applies to DRAM presets only; {memory} is a flash preset")
         return _flash_replay_summary(memory, trace_path, fmt, requests_per_clock,
@@ -129,7 +131,8 @@ def replay_summary(memory: str, trace_path: str, fmt: str | None = None,
     res = simulate(cfg, trace["addr"], trace["is_write"], trace["arrival"],
                    requests_per_clock=requests_per_clock,
                    request_bytes=64 if request_bytes is None else request_bytes,
-                   engine=engine, wrap=wrap, with_log=True, source=str(trace_path))
+                   engine=engine, wrap=wrap, with_log=True, source=str(trace_path),
+                   workers=workers)
     summary = res.summary
     if epoch is not None:
         summary["epochs"] = dram_stats.epoch_stats(res, dram_stats.parse_epoch(epoch, cfg.tck_ps))
@@ -218,6 +221,9 @@ def _require_reference() -> None:
 @click.option("--command-trace", default=None, metavar="FILE",
               help="DRAM: write every issued command (clock, command, channel, rank, bank "
                    "group, bank, row) to FILE.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              metavar="N", help="DRAM: replay the channels in N processes (identical results; "
+                                "faster only while no queue fills, see README).")
 @click.option("--plot", "plot_out", metavar="BASE", default=None,
               help="Flash --sweep: also draw BASE.png and BASE.svg, through the link and "
                    "inside the drive.")
@@ -225,7 +231,7 @@ def _require_reference() -> None:
 def replay(memory: str, trace_path: str | None, fmt: str | None, requests_per_clock: int | None,
            request_bytes: int | None, wrap: bool, engine: str, queue_depth: int | None,
            internal: bool, sweep: bool, epoch: str | None, command_trace: str | None,
-           plot_out: str | None, json_out: str | None) -> None:
+           workers: int, plot_out: str | None, json_out: str | None) -> None:
     """Replay a memory trace on one DRAM/HBM or flash SSD configuration and report its statistics."""
     from sim.report_table import summary_table
 
@@ -237,7 +243,7 @@ def replay(memory: str, trace_path: str | None, fmt: str | None, requests_per_cl
     if trace_path is None:
         raise click.UsageError("Missing option '--trace' / '-t'.")
     summary = replay_summary(memory, trace_path, fmt, requests_per_clock, request_bytes, wrap,
-                             engine, queue_depth, not internal, epoch, command_trace)
+                             engine, queue_depth, not internal, epoch, command_trace, workers)
     title = (f"membound replay: {summary.get('memory', memory)}, trace {trace_path} "
              f"({summary['requests']:,} requests, engine {engine})")
     if summary.get("kind") == "flash":
@@ -361,12 +367,29 @@ def bench() -> None:
 @bench.command("memory")
 @click.option("--json", "json_out", metavar="OUT", default=None, help="Write the measurements as JSON.")
 @click.option("--requests", type=click.IntRange(min=1), default=5_000_000, show_default=True,
-              help="Random requests replayed on the fast path.")
+              help="Requests replayed on the fast path in each case (random, 2:1 mix, sequential).")
 @click.option("--reference-requests", type=click.IntRange(min=0), default=50_000, show_default=True,
               help="Random requests replayed on the SimPy reference (0 skips it).")
 @click.option("--preset", default="ddr4_3200", show_default=True, help="Memory preset.")
-def bench_memory_cmd(json_out: str | None, requests: int, reference_requests: int, preset: str) -> None:
-    """Simulated requests per wall second: numba fast path vs SimPy reference."""
+@click.option("--channels", is_flag=True,
+              help="Instead: one replay on all channels, serially and with the channels on all "
+                   "cores (preset hbm3 unless given; see sim/bench_channels.py).")
+def bench_memory_cmd(json_out: str | None, requests: int, reference_requests: int, preset: str,
+                     channels: bool = False) -> None:
+    """Simulated requests per wall second: numba fast path (random reads, a 2:1 read/write
+    mix, sequential reads) vs SimPy reference (random reads)."""
+    if channels:
+        from click.core import ParameterSource
+
+        from sim.bench_channels import bench_channels, format_bench_channels
+
+        given = click.get_current_context().get_parameter_source("preset")
+        result = bench_channels(requests, preset if given != ParameterSource.DEFAULT else "hbm3",
+                                log=lambda msg: click.echo(msg, err=True))
+        click.echo(format_bench_channels(result))
+        if json_out:
+            click.echo(f"wrote benchmark JSON to {write_json(result, json_out)}")
+        return
     from sim.bench import bench_memory, format_bench
 
     result = bench_memory(requests, reference_requests, preset,

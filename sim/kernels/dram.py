@@ -4,49 +4,60 @@ Structure-of-arrays state, one loop over memory clocks that jumps over clocks in
 which provably nothing can happen. All times are int64 DRAM clocks here; the
 caller converts to picoseconds at the edges.
 
-Where the speed comes from (results are bit-identical to sim/reference/dram.py):
+Two loops, one entry point (run_dram): _run_bank_queues serves the structure every
+bank_queues preset uses (per-bank command queues, open page, at most 64 banks per
+controller); _run_generic serves every structure and policy. Both are bit-identical to
+sim/reference/dram.py (tests/test_dram_differential.py drives each on its own cases).
+
+Where the speed comes from:
 * each channel keeps a lower bound on its next possible issue (ch_next) and skips
   command selection before it; a clock is only visited if some channel, the move
   step, an arrival or a refresh can act in it;
 * the move step keeps per-queue counts of waiting transactions, so it only scans the
-  read/write queue when a move is certain;
-* bank_queues with per-bank queues and open pages (the presets' structure) keep each
-  queue's issue candidates and exact wake-up time, re-examining a queue in O(1), and
-  (up to 64 queues) find the queues due for a look with a bitmask walked in round-robin
-  order;
-* ready times live in one array (rdy), and the hot loop calls no helper that takes an
-  array: numba adds atomic reference-count updates for every array argument of an
-  inlined helper call. Integer min/max go through _min/_max (the builtins compile to an
-  out-of-line call per use);
+  read/write queue when a move is certain (the specialised loop tests each entry's
+  bank queue against a bitmask of full queues);
+* per-bank queues keep their issue candidates and exact wake-up time as of their last
+  change, re-examining a queue in O(1); the queues due for a look are a bitmask walked
+  in round-robin order;
+* rank gates (specialised loop): per rank and command class (ACT, RD, WR) a lower bound
+  on when any of its banks can issue that class, raised by every command through a
+  precomputed least gap per (command, bank, rank, class), by tFAW and by tRFC. A due
+  queue none of whose candidates' gates is open is skipped without a look: its wake-up
+  bound went stale when another bank issued. This is the exact per-rank ready time the
+  previous note asked for; per bank group it cost more to keep than it saved;
+* ready times live in one array (rdy; flat with a power-of-two row stride in the
+  specialised loop), and the hot loop calls no helper that takes an array: numba adds
+  atomic reference-count updates for every array argument of an inlined helper call.
+  Integer min/max go through _min/_max (the builtins compile to an out-of-line call);
+* hot indices are unsigned (np.uint64): numba then skips its negative-index fix-up
+  (a shift, an and and an add per subscript);
 * the timing table is unrolled per (command, bank) into one flat update list;
 * no per-access scratch arrays: an access's milestone and row outcome live in out_col /
   out_kind until its column command (fresh 5M-entry arrays cost ~2 ms/MB in page faults);
 * summary statistics (result_counts, used by sim.memory.dram.summarize) take one pass over
-  the per-access results for the counts and the per-request read latencies instead of a
-  chain of numpy temporaries.
+  the per-access results.
 
-What is left (5M random DDR4 reads: kernel ~2.2-2.5 s, ~2.0-2.3 M requests/s). Counted
-per random read (instrumented copy, 1M reads): 5.05 simulated clocks, 4.4 visited, 3.0
-commands (PRE, ACT, RD), 9.7 queue candidate checks (6.7 of them on queues whose wake-up
-bound turned out stale), 4.3 due-mask passes over the 32 queues, one move (whose scan for
-the first read with room in its bank queue steps over ~29 full ones) and one admission:
-~1,300 CPU cycles per read, ~440 per command, ~115 ns per visited clock. A line-level
-profile (perf IPs matched to NUMBA_DEBUGINFO asm) puts ~25% of samples on no source line
-(spills: the frame is ~6 KB), ~13% on the due-mask pass, ~13% on the _max chains of
-candidate checks, ~8% on timing updates, ~7% on arrivals. Cutting work does not show in
-wall time: the loop seems bound by data-dependent branches and by the code layout LLVM
-picks for this one large function, which moves by 10-20% with unrelated edits. Tried
-without gain (measured as min of 8 runs, A/B interleaved): group-level ready bounds (stale
-re-checks 6.8 -> 0.6 per access); a copy of the loop specialised to the presets' structure
-(+8%, not worth a second copy); per-row command-level ready maxima (3 loads per candidate
-instead of 9-10) with the update list collapsed onto shared group/rank rows (28 -> 19
-updates per access): 5-15% slower; the due-mask pass over a constant 64 columns: ~5%
-slower; a branchy mask pass: 50% slower; error_model="numpy"; NUMBA_OPT 1 or 2 (slower).
-An exhaustive exact event step (every bank's ten ready times updated and every queue's
-exact wake-up recomputed per command, nothing else) measured 160-200 ns per command on
-this machine, no better. The 5 M requests/s target leaves ~130 cycles per command once
-address decoding and statistics are paid; the measurements above put this model's
-per-command scheduling work at roughly three times that.
+Measured (ddr4_3200, 64 B requests at clock 0, kernel only, best of 3, A/B in one
+process on this 2-core VM): random reads 440 -> 342 ns per request, the 2:1 read/write
+mix 528 -> 412, sequential reads 162 -> 123 (1.26-1.32x). Counted per random read: 5.06
+simulated clocks, 4.34 visited, 4.23 queue scans, 3.4 queue looks (0.4 of them on a
+queue not ready after all; 9.7 and 6.7 before the rank gates), 3.01 commands, one move
+and one admission: ~1,000 CPU cycles per read. A sampling profile of the specialised
+loop (perf instruction pointers matched to the disassembly) is flat: the due-mask pass
+~15%, the queue looks and round-robin walk ~20%, timing-table updates ~7%, the move step
+~5%, the rest spread over issue bookkeeping, candidate refresh, arrivals and spills.
+Tried without gain (A/B, min of 3): per-bank-group gates (their upkeep, ~20 running
+maxima per command and a per-scan pass the compiler turned into gathers, cost more than
+the looks they saved: 440 -> 580 ns); a tFAW-only mask (no change); bounding the due
+queues a scan left unvisited by the gates raised by its issue (seq -6%, random +5%);
+caching the due mask between passes (seq -7%, random +2%); skipping a channel's body on
+clocks where it can neither issue, refresh nor move (hbm3 sequential -19%, random
+unchanged since all 16 channels are busy, but DDR4 random +13% from the code layout).
+End to end (`membound bench memory`) adds address decoding (~11 ns per request) and
+summary statistics (~60-105 ns per request: percentiles, latency histogram and per-bank
+counts on 5M entries, outside this kernel); the issue's targets (3 M random, 2.5 M
+mixed, 10 M sequential requests per second) would need the kernel at ~220, ~320 and ~25
+ns per request with today's statistics.
 """
 
 from __future__ import annotations
@@ -61,6 +72,10 @@ ACT, PRE, RD, WR, REF = 0, 1, 2, 3, 4
 E_ACT_ROW, E_ACT_WIN, E_ACT_REF, E_PRE_ROW = 0, 1, 2, 3
 E_RD_ROW, E_RD_BUS, E_RD_TURN, E_WR_ROW, E_WR_BUS, E_WR_TURN = 4, 5, 6, 7, 8, 9
 N_ENTRIES = 10
+# the same as unsigned offsets (numba indexes with unsigned integers without the fix-up for
+# negative indices)
+(U_ACT_ROW, U_ACT_WIN, U_ACT_REF, U_PRE_ROW, U_RD_ROW, U_RD_BUS, U_RD_TURN, U_WR_ROW, U_WR_BUS,
+ U_WR_TURN, U_FAW) = (np.uint64(i) for i in range(11))
 # kernel-only entry, kept at rank level: the clock the tFAW window allows the next ACT
 E_FAW = N_ENTRIES
 N_RDY = N_ENTRIES + 1
@@ -146,7 +161,7 @@ def _cmd_ready(cmd, rdy, ch, b, gi, ri):
 
 
 @njit(cache=True)
-def run_dram(params, sp_n, sp_e, sp_lat,
+def _run_generic(params, sp_n, sp_e, sp_lat,
              a_ch, a_rank, a_bg, a_bank, a_row, a_write, a_arrival,
              out_enter, out_col, out_kind, bd_sum, log, log_n):
     """Simulate every access; returns the clock after the last data beat.
@@ -1096,6 +1111,755 @@ def run_dram(params, sp_n, sp_e, sp_lat,
             return -1
         t = wake
     return end
+
+
+# --- specialised loop: bank_queues, per-bank command queues, open page ------------------
+# The structure every bank_queues preset uses. Same semantics as _run_generic (which serves
+# every other structure and policy); the state is flat 1-D arrays with fixed strides, so
+# the loop keeps few array descriptors live.
+RS = 16  # ready-time entries per rdy row (N_RDY used, padded to a power of two)
+
+
+@njit(cache=True)
+def _update_lists(params, sp_n, sp_e, sp_lat):
+    """The timing table unrolled per (command, issuing bank): for update k of command x at
+    bank b, the flat rdy index (row * RS + entry) upd_idx[(x * nb + b) * nu + k] and the gap
+    upd_lat[x * nu + k]; upd_n[x] updates per command. Rows: banks 0..nb-1, then bank
+    groups, then ranks (see _run_generic)."""
+    ranks = params[P_RANKS]
+    bgs = params[P_BGS]
+    bpg = params[P_BPG]
+    RPP = params[P_RPP]
+    nb = ranks * bgs * bpg
+    G0 = nb
+    R0 = nb + ranks * bgs
+    nu = 1
+    for x in range(4):
+        c = sp_n[0, x] + (bpg - 1) * sp_n[1, x] + (bgs - 1) * sp_n[2, x] + (RPP - 1) * sp_n[3, x]
+        if c > nu:
+            nu = c
+    upd_n = np.zeros(4, np.int64)
+    upd_idx = np.zeros(4 * nb * nu, np.int64)
+    upd_lat = np.zeros(4 * nu, np.int64)
+    for x in range(4):
+        for b in range(nb):
+            g = b // bpg
+            r = b // (bgs * bpg)
+            base = (x * nb + b) * nu
+            k = 0
+            for j in range(sp_n[0, x]):
+                upd_idx[base + k] = b * RS + sp_e[0, x, j]
+                upd_lat[x * nu + k] = sp_lat[0, x, j]
+                k += 1
+            for bb in range(g * bpg, (g + 1) * bpg):
+                if bb != b:
+                    for j in range(sp_n[1, x]):
+                        upd_idx[base + k] = bb * RS + sp_e[1, x, j]
+                        upd_lat[x * nu + k] = sp_lat[1, x, j]
+                        k += 1
+            for gg in range(r * bgs, (r + 1) * bgs):
+                if gg != g:
+                    for j in range(sp_n[2, x]):
+                        upd_idx[base + k] = (G0 + gg) * RS + sp_e[2, x, j]
+                        upd_lat[x * nu + k] = sp_lat[2, x, j]
+                        k += 1
+            for rx in range((r // RPP) * RPP, (r // RPP + 1) * RPP):
+                if rx != r:
+                    for j in range(sp_n[3, x]):
+                        upd_idx[base + k] = (R0 + rx) * RS + sp_e[3, x, j]
+                        upd_lat[x * nu + k] = sp_lat[3, x, j]
+                        k += 1
+            upd_n[x] = k
+    return upd_n, upd_idx, upd_lat, nu
+
+
+@njit(cache=True)
+def _rank_gaps(params, upd_n, upd_idx, upd_lat, nu):
+    """Rank gates of the unrolled table: gap[((x * nb + b) * ranks + r) * 3 + c] is the least,
+    over the banks of rank r, of the largest gap that command x at bank b puts on any of
+    that bank's ready times of class c (0 ACT, 1 RD, 2 WR; read from its bank, bank-group
+    and rank rows), or -1 where some bank of r gets none. After x issues at t no bank of r
+    can issue c before t + gap."""
+    ranks = params[P_RANKS]
+    bgs = params[P_BGS]
+    bpg = params[P_BPG]
+    nb = ranks * bgs * bpg
+    G0 = nb
+    R0 = nb + ranks * bgs
+    gap = np.full(4 * nb * ranks * 3, -1, np.int64)
+    lb = np.full(nb * 3, -1, np.int64)
+    for x in range(4):
+        for b in range(nb):
+            lb[:] = -1
+            base = (x * nb + b) * nu
+            for k in range(upd_n[x]):
+                row = upd_idx[base + k] // RS
+                e = upd_idx[base + k] % RS
+                if e == E_ACT_ROW or e == E_ACT_WIN or e == E_ACT_REF:
+                    c = 0
+                elif e == E_RD_ROW or e == E_RD_BUS or e == E_RD_TURN:
+                    c = 1
+                elif e == E_WR_ROW or e == E_WR_BUS or e == E_WR_TURN:
+                    c = 2
+                else:
+                    continue
+                lat = upd_lat[x * nu + k]
+                for bb in range(nb):  # the banks whose ready time reads this row
+                    if row == bb or row == G0 + bb // bpg or row == R0 + bb // (bgs * bpg):
+                        if lat > lb[bb * 3 + c]:
+                            lb[bb * 3 + c] = lat
+            for r in range(ranks):
+                for c in range(3):
+                    m = np.int64(NEVER)
+                    for bb in range(r * bgs * bpg, (r + 1) * bgs * bpg):
+                        if lb[bb * 3 + c] < m:
+                            m = lb[bb * 3 + c]
+                    gap[((x * nb + b) * ranks + r) * 3 + c] = m
+    return gap
+
+
+@njit(cache=True)
+def _run_bank_queues(params, upd_n, upd_idx, upd_lat, nu, rgap,
+                     a_ch, a_rank, a_bg, a_bank, a_row, a_write, a_arrival,
+                     out_enter, out_col, out_kind, bd_sum, log, log_n):
+    """_run_generic for structure bank_queues, per-bank command queues, open page and at
+    most 64 banks per controller (arguments as run_dram, the table unrolled by
+    _update_lists)."""
+    nch = params[P_NCH]
+    ranks = params[P_RANKS]
+    bgs = params[P_BGS]
+    bpg = params[P_BPG]
+    nb = ranks * bgs * bpg
+    ng = ranks * bgs
+    CL = params[P_CL]
+    CWL = params[P_CWL]
+    BURST = params[P_BURST]
+    RQ = params[P_RQ]
+    WQ = params[P_WQ]
+    BQ = params[P_BQ]
+    WLOW = params[P_WLOW]
+    WHIGH = params[P_WHIGH]
+    refresh = params[P_REFRESH]
+    REFI = params[P_REFI]
+    RFC = params[P_RFC]
+    RP = params[P_RP]
+    FAW = params[P_FAW]
+    CAP = params[P_CAP]
+    K = params[P_K]
+    logcap = params[P_LOGCAP]
+    RPP = params[P_RPP]
+    n = a_ch.shape[0]
+    G0 = nb
+    R0 = nb + ng
+    RB = (nb + ng + ranks) * RS  # rdy entries per channel
+    NQ = nch * nb
+
+    rdy = np.zeros(nch * RB, np.int64)
+    for ch in range(nch):
+        for r in range(ranks):
+            rdy[ch * RB + (R0 + r) * RS + E_FAW] = -NEVER + FAW
+    ref_rdy = np.zeros(nch * ranks, np.int64)
+    # per bank (= per command queue), index ch * nb + q
+    open_row = np.full(NQ, -1, np.int64)
+    hit_count = np.zeros(NQ, np.int64)
+    wake = np.full(NQ, NEVER, np.int64)  # exact as of the queue's last change, then a lower bound
+    c_act = np.zeros(NQ, np.int64)  # issue candidates (see _run_generic, "fast path")
+    c_pre = np.zeros(NQ, np.int64)
+    c_rd = np.full(NQ, -1, np.int64)
+    c_wr = np.full(NQ, -1, np.int64)
+    bq = np.zeros(NQ * BQ, np.int64)
+    bq_n = np.zeros(NQ, np.int64)
+    wait_r = np.zeros(NQ, np.int64)
+    wait_w = np.zeros(NQ, np.int64)
+    # rdy row offsets of each bank's group and rank, and its rank
+    q_g = np.zeros(nb, np.int64)
+    q_r = np.zeros(nb, np.int64)
+    q_rank = np.zeros(nb, np.int64)
+    for q in range(nb):
+        q_g[q] = (G0 + q // bpg) * RS
+        q_r[q] = (R0 + q // (bgs * bpg)) * RS
+        q_rank[q] = q // (bgs * bpg)
+    # Rank gates (per class, index ch * ranks + r): a lower bound on when any bank of the
+    # rank can issue an ACT (gA, with tFAW and tRFC), RD (gR) or WR (gW), raised by every
+    # command through _rank_gaps. A due queue none of whose candidates' gates has opened
+    # is skipped: its wake-up bound went stale when another bank issued. Class masks: the
+    # queues with an ACT (mA), PRE (mP), RD (mR) or WR (mW) candidate, as bits.
+    gA = np.zeros(nch * ranks, np.int64)
+    gR = np.zeros(nch * ranks, np.int64)
+    gW = np.zeros(nch * ranks, np.int64)
+    rbits = np.zeros(ranks, np.uint64)
+    for q in range(nb):
+        rbits[q // (bgs * bpg)] |= np.uint64(1) << np.uint64(q)
+    mA = np.zeros(nch, np.uint64)
+    mP = np.zeros(nch, np.uint64)
+    mR = np.zeros(nch, np.uint64)
+    mW = np.zeros(nch, np.uint64)
+    act_win = np.full(nch * ranks * 4, -NEVER, np.int64)
+    act_ptr = np.zeros(nch * ranks, np.int64)
+    # per channel
+    rq = np.zeros(nch * RQ, np.int64)
+    rq_q = np.zeros(nch * RQ, np.int64)
+    rq_n = np.zeros(nch, np.int64)
+    wq = np.zeros(nch * WQ, np.int64)
+    wq_q = np.zeros(nch * WQ, np.int64)
+    wq_n = np.zeros(nch, np.int64)
+    bq_total = np.zeros(nch, np.int64)
+    bq_full = np.zeros(nch, np.uint64)  # bit q: bank queue q is full (the move step's scan)
+    wdrain = np.zeros(nch, np.int64)
+    rr = np.full(nch, nb - 1, np.int64)
+    ch_next = np.zeros(nch, np.int64)
+    mov_r = np.zeros(nch, np.int64)
+    mov_w = np.zeros(nch, np.int64)
+    RQN = 4 * ranks
+    refq = np.zeros(nch * RQN, np.int64)
+    ref_head = np.zeros(nch, np.int64)
+    ref_cnt = np.zeros(nch, np.int64)
+    ref_next_rank = np.zeros(nch, np.int64)
+    if refresh == REFRESH_STAGGERED:
+        ref_interval = REFI // ranks
+    else:
+        ref_interval = REFI
+    next_ref = np.full(nch, ref_interval if refresh != REFRESH_NONE else NEVER, np.int64)
+
+    next_a = 0
+    done = 0
+    end = np.int64(0)
+    t = np.int64(0)
+    if n > 0 and a_arrival[0] > 0:
+        t = a_arrival[0]
+    last_done = -1
+    last_next = -1
+    last_progress = t
+    stall_limit = 1000000 + 64 * (REFI + RFC)
+    while done < n:
+        wk = NEVER
+        for ch in range(nch):
+            QB = ch * nb
+            CB = ch * RB
+            select = t >= ch_next[ch]
+            if t >= next_ref[ch]:
+                select = True
+                if refresh == REFRESH_STAGGERED:
+                    refq[ch * RQN + (ref_head[ch] + ref_cnt[ch]) % RQN] = ref_next_rank[ch]
+                    ref_cnt[ch] += 1
+                    ref_next_rank[ch] = (ref_next_rank[ch] + 1) % ranks
+                else:
+                    for r in range(ranks):
+                        refq[ch * RQN + (ref_head[ch] + ref_cnt[ch]) % RQN] = r
+                        ref_cnt[ch] += 1
+                next_ref[ch] += ref_interval
+            wk = _min(wk, next_ref[ch])
+            fix0 = -1
+            fix1 = -1
+            full1 = False
+            if select:
+                issued = False
+                icmd = -1
+                ib = -1
+                ia = -1
+                ipos = -1
+                in_ref_rank = -1
+                ch_wake = NEVER
+                scan_lb = np.int64(-1)
+                if ref_cnt[ch] > 0:
+                    r = refq[ch * RQN + ref_head[ch]]
+                    in_ref_rank = r
+                    all_closed = True
+                    for bb in range(r * bgs * bpg, (r + 1) * bgs * bpg):
+                        if open_row[QB + bb] != -1:
+                            all_closed = False
+                            rt = rdy[CB + bb * RS + E_PRE_ROW]
+                            if rt <= t:
+                                issued = True
+                                icmd = PRE
+                                ib = bb
+                                break
+                            ch_wake = _min(ch_wake, rt)
+                    if all_closed:
+                        if ref_rdy[ch * ranks + r] <= t:
+                            issued = True
+                            icmd = REF
+                        else:
+                            ch_wake = _min(ch_wake, ref_rdy[ch * ranks + r])
+                if not issued:
+                    # due queues as a bitmask, visited in round-robin order after rr
+                    m = np.uint64(0)
+                    cw = NEVER
+                    for qq in range(nb):
+                        w = wake[QB + qq]
+                        due = w <= t
+                        m |= np.uint64(due) << np.uint64(qq)
+                        cw = _min(cw, NEVER if due else w)
+                    ch_wake = _min(ch_wake, cw)
+                    nA = np.uint64(0)
+                    nR = np.uint64(0)
+                    nW = np.uint64(0)
+                    for r in range(ranks):
+                        bits = rbits[r]
+                        x = ch * ranks + r
+                        nA |= bits if gA[x] > t else np.uint64(0)
+                        nR |= bits if gR[x] > t else np.uint64(0)
+                        nW |= bits if gW[x] > t else np.uint64(0)
+                    gated = m & ~((mA[ch] & ~nA) | (mR[ch] & ~nR) | (mW[ch] & ~nW) | mP[ch])
+                    if gated != 0:
+                        m &= ~gated
+                        # a gated queue waits at least for the earliest closed gate of its rank
+                        for r in range(ranks):
+                            if gated & rbits[r]:
+                                x = ch * ranks + r
+                                lb = NEVER
+                                if gA[x] > t:
+                                    lb = gA[x]
+                                if gR[x] > t:
+                                    lb = _min(lb, gR[x])
+                                if gW[x] > t:
+                                    lb = _min(lb, gW[x])
+                                ch_wake = _min(ch_wake, lb)
+                    s0 = rr[ch] + 1
+                    if s0 == nb:
+                        s0 = 0
+                    below = (np.uint64(1) << np.uint64(s0)) - np.uint64(1)
+                    hi = m & ~below
+                    lo = m & below
+                    while True:
+                        if hi != 0:
+                            q = np.int64(trailing_zeros(hi))
+                            hi &= hi - np.uint64(1)
+                        elif lo != 0:
+                            q = np.int64(trailing_zeros(lo))
+                            lo &= lo - np.uint64(1)
+                        else:
+                            break
+                        if in_ref_rank >= 0 and q_rank[q] == in_ref_rank:
+                            continue
+                        qi = QB + q
+                        xb = np.uint64(CB + q * RS)  # (unsigned: no negative-index fix-up)
+                        xg = np.uint64(CB + q_g[q])
+                        xr = np.uint64(CB + q_r[q])
+                        pos = -1
+                        cmd = -1
+                        mn = NEVER
+                        if c_act[qi]:
+                            rt = _max(_max3(_max3(rdy[xb + U_ACT_ROW], rdy[xg + U_ACT_ROW], rdy[xr + U_ACT_ROW]),
+                                            _max3(rdy[xb + U_ACT_WIN], rdy[xg + U_ACT_WIN], rdy[xr + U_ACT_WIN]),
+                                            _max3(rdy[xb + U_ACT_REF], rdy[xg + U_ACT_REF], rdy[xr + U_ACT_REF])),
+                                      rdy[xr + U_FAW])
+                            if rt <= t:
+                                pos = 0
+                                cmd = ACT
+                            else:
+                                mn = rt
+                        else:
+                            if c_pre[qi]:
+                                rt = rdy[xb + U_PRE_ROW]
+                                if rt <= t:
+                                    pos = 0
+                                    cmd = PRE
+                                else:
+                                    mn = rt
+                            i = c_rd[qi]
+                            if pos != 0 and i >= 0:
+                                rt = _max3(_max3(rdy[xb + U_RD_ROW], rdy[xg + U_RD_ROW], rdy[xr + U_RD_ROW]),
+                                           _max3(rdy[xb + U_RD_BUS], rdy[xg + U_RD_BUS], rdy[xr + U_RD_BUS]),
+                                           _max3(rdy[xb + U_RD_TURN], rdy[xg + U_RD_TURN], rdy[xr + U_RD_TURN]))
+                                if rt <= t:
+                                    pos = i
+                                    cmd = RD
+                                else:
+                                    mn = _min(mn, rt)
+                            i = c_wr[qi]
+                            if pos != 0 and i >= 0:
+                                rt = _max3(_max3(rdy[xb + U_WR_ROW], rdy[xg + U_WR_ROW], rdy[xr + U_WR_ROW]),
+                                           _max3(rdy[xb + U_WR_BUS], rdy[xg + U_WR_BUS], rdy[xr + U_WR_BUS]),
+                                           _max3(rdy[xb + U_WR_TURN], rdy[xg + U_WR_TURN], rdy[xr + U_WR_TURN]))
+                                if rt <= t:
+                                    if pos < 0 or i < pos:
+                                        pos = i
+                                        cmd = WR
+                                else:
+                                    mn = _min(mn, rt)
+                        if pos >= 0:
+                            issued = True
+                            icmd = cmd
+                            ib = q
+                            ia = bq[qi * BQ + pos]
+                            ipos = pos
+                            rr[ch] = q
+                            scan_lb = t if (hi | lo) != 0 else ch_wake
+                            break
+                        wake[qi] = mn
+                        ch_wake = _min(ch_wake, mn)
+                ch_next[ch] = t + 1 if issued else ch_wake
+
+                # ---------------- issue ----------------
+                if issued:
+                    if icmd == REF:
+                        r = refq[ch * RQN + ref_head[ch]]
+                        irow = -1
+                    else:
+                        r = q_rank[ib]
+                        irow = open_row[QB + ib] if ia < 0 else np.int64(a_row[ia])
+                    if ia >= 0:
+                        if not a_write[ia]:
+                            cur = out_col[ia]
+                            xb = np.uint64(CB + ib * RS)
+                            xg = np.uint64(CB + q_g[ib])
+                            xr = np.uint64(CB + q_r[ib])
+                            if icmd == ACT:
+                                r_row = _max3(rdy[xb + U_ACT_ROW], rdy[xg + U_ACT_ROW], rdy[xr + U_ACT_ROW])
+                                r_ref = _max3(rdy[xb + U_ACT_REF], rdy[xg + U_ACT_REF], rdy[xr + U_ACT_REF])
+                                r_win = _max(_max3(rdy[xb + U_ACT_WIN], rdy[xg + U_ACT_WIN], rdy[xr + U_ACT_WIN]),
+                                             rdy[xr + U_FAW])
+                                r_turn = np.int64(0)
+                            elif icmd == PRE:
+                                r_row = rdy[xb + U_PRE_ROW]
+                                r_ref = np.int64(0)
+                                r_win = np.int64(0)
+                                r_turn = np.int64(0)
+                            else:
+                                r_row = _max3(rdy[xb + U_RD_ROW], rdy[xg + U_RD_ROW], rdy[xr + U_RD_ROW])
+                                r_ref = np.int64(0)
+                                r_win = np.int64(0)
+                                r_turn = _max3(rdy[xb + U_RD_TURN], rdy[xg + U_RD_TURN], rdy[xr + U_RD_TURN])
+                            if r_row > cur:
+                                d = _min(r_row, t) - cur
+                                bd_sum[B_ROW] += d
+                                cur += d
+                            if r_ref > cur:
+                                d = _min(r_ref, t) - cur
+                                bd_sum[B_REFRESH] += d
+                                cur += d
+                            if r_win > cur:
+                                d = _min(r_win, t) - cur
+                                bd_sum[B_WINDOW] += d
+                                cur += d
+                            if r_turn > cur:
+                                d = _min(r_turn, t) - cur
+                                bd_sum[B_TURN] += d
+                                cur += d
+                            bd_sum[B_QUEUED] += t - cur
+                        out_col[ia] = t
+                        if icmd == PRE:
+                            out_kind[ia] = K_CONFLICT
+                        elif icmd == ACT and out_kind[ia] == K_HIT:
+                            out_kind[ia] = K_MISS
+                    if logcap > 0:
+                        li = log_n[0]
+                        if li < logcap:
+                            log[li, 0] = t
+                            log[li, 1] = icmd
+                            log[li, 2] = ch * (ranks // RPP) + r // RPP
+                            log[li, 3] = r % RPP
+                            if icmd == REF:
+                                log[li, 4] = -1
+                                log[li, 5] = -1
+                                log[li, 6] = -1
+                            else:
+                                log[li, 4] = (ib // bpg) % bgs
+                                log[li, 5] = ib % bpg
+                                log[li, 6] = irow
+                            log_n[0] = li + 1
+                        else:
+                            log_n[1] = 1
+                    if icmd == REF:
+                        v = t + RFC
+                        x = CB + (R0 + r) * RS + E_ACT_REF
+                        rdy[x] = _max(rdy[x], v)
+                        ref_rdy[ch * ranks + r] = _max(ref_rdy[ch * ranks + r], v)
+                        gA[ch * ranks + r] = _max(gA[ch * ranks + r], v)
+                        ref_head[ch] = (ref_head[ch] + 1) % RQN
+                        ref_cnt[ch] -= 1
+                    else:
+                        # (unsigned indices: numba skips the negative-index fix-up)
+                        ub = np.uint64((icmd * nb + ib) * nu)
+                        lb = np.uint64(icmd * nu)
+                        for k in range(np.uint64(upd_n[icmd])):
+                            x = np.uint64(CB + upd_idx[ub + k])
+                            rdy[x] = _max(rdy[x], t + upd_lat[lb + k])
+                        gb = (icmd * nb + ib) * ranks * 3
+                        for rx in range(ranks):
+                            x = ch * ranks + rx
+                            d = rgap[gb + rx * 3]
+                            if d >= 0:
+                                gA[x] = _max(gA[x], t + d)
+                            d = rgap[gb + rx * 3 + 1]
+                            if d >= 0:
+                                gR[x] = _max(gR[x], t + d)
+                            d = rgap[gb + rx * 3 + 2]
+                            if d >= 0:
+                                gW[x] = _max(gW[x], t + d)
+                        qi = QB + ib
+                        wake[qi] = 0
+                        if icmd == ACT:
+                            open_row[qi] = irow
+                            hit_count[qi] = 0
+                            w0 = (ch * ranks + r) * 4
+                            p0 = act_ptr[ch * ranks + r]
+                            act_win[w0 + p0] = t
+                            p0 = (p0 + 1) & 3
+                            act_ptr[ch * ranks + r] = p0
+                            v = act_win[w0 + p0] + FAW
+                            rdy[CB + (R0 + r) * RS + E_FAW] = v
+                            gA[ch * ranks + r] = _max(gA[ch * ranks + r], v)
+                        elif icmd == PRE:
+                            open_row[qi] = -1
+                            hit_count[qi] = 0
+                            ref_rdy[ch * ranks + r] = _max(ref_rdy[ch * ranks + r], t + RP)
+                        else:
+                            hit_count[qi] += 1
+                        if ia >= 0 and (icmd == RD or icmd == WR):
+                            if icmd == RD:
+                                fin = t + CL + BURST
+                                bd_sum[B_TRANSFER] += CL + BURST
+                            else:
+                                fin = t + CWL + BURST
+                            end = _max(end, fin)
+                            done += 1
+                            nq = bq_n[qi]
+                            for j in range(qi * BQ + ipos, qi * BQ + nq - 1):
+                                bq[j] = bq[j + 1]
+                            if nq == BQ:
+                                bq_full[ch] &= ~(np.uint64(1) << np.uint64(ib))
+                                if wait_r[qi] > 0:
+                                    mov_r[ch] += 1
+                                if wait_w[qi] > 0:
+                                    mov_w[ch] += 1
+                            bq_n[qi] = nq - 1
+                            bq_total[ch] -= 1
+                        fix0 = ib
+
+            # ---------------- move one transaction to its bank queue ----------------
+            if wdrain[ch] == 0:
+                if wq_n[ch] >= WHIGH or (wq_n[ch] > WLOW and bq_total[ch] == 0) or (
+                    wq_n[ch] > 0 and rq_n[ch] == 0 and bq_total[ch] == 0
+                ):
+                    wdrain[ch] = wq_n[ch]
+            draining = wdrain[ch] > 0
+            if mov_w[ch] > 0 if draining else mov_r[ch] > 0:
+                full = bq_full[ch]
+                if draining:
+                    i = np.uint64(ch * WQ)
+                    while (full >> np.uint64(wq_q[i])) & np.uint64(1):
+                        i += np.uint64(1)
+                    a = wq[i]
+                    b = wq_q[i]
+                    bi = QB + b
+                    wait_w[bi] -= 1
+                    if wait_w[bi] == 0 or bq_n[bi] + 1 == BQ:
+                        mov_w[ch] -= 1
+                    if wait_r[bi] > 0 and bq_n[bi] + 1 == BQ:
+                        mov_r[ch] -= 1
+                    wdrain[ch] -= 1
+                    for j in range(i, np.uint64(ch * WQ + wq_n[ch] - 1)):
+                        wq[j] = wq[j + np.uint64(1)]
+                        wq_q[j] = wq_q[j + np.uint64(1)]
+                    wq_n[ch] -= 1
+                else:
+                    i = np.uint64(ch * RQ)
+                    while (full >> np.uint64(rq_q[i])) & np.uint64(1):
+                        i += np.uint64(1)
+                    a = rq[i]
+                    b = rq_q[i]
+                    bi = QB + b
+                    wait_r[bi] -= 1
+                    if wait_r[bi] == 0 or bq_n[bi] + 1 == BQ:
+                        mov_r[ch] -= 1
+                    if wait_w[bi] > 0 and bq_n[bi] + 1 == BQ:
+                        mov_w[ch] -= 1
+                    for j in range(i, np.uint64(ch * RQ + rq_n[ch] - 1)):
+                        rq[j] = rq[j + np.uint64(1)]
+                        rq_q[j] = rq_q[j + np.uint64(1)]
+                    rq_n[ch] -= 1
+                p = bq_n[bi]
+                bq[bi * BQ + p] = a
+                bq_n[bi] = p + 1
+                if p + 1 == BQ:
+                    bq_full[ch] |= np.uint64(1) << np.uint64(b)
+                bq_total[ch] += 1
+                wk = _min(wk, t + 1)  # another transaction may follow next clock
+                fix1 = b
+                if p == 0 or b == fix0:
+                    full1 = True
+                else:
+                    orow = open_row[bi]
+                    if orow != -1 and a_row[a] == orow:
+                        bit = np.uint64(1) << np.uint64(b)
+                        if a_write[a]:
+                            if c_wr[bi] < 0:
+                                c_wr[bi] = p
+                                mW[ch] |= bit
+                        elif c_rd[bi] < 0:
+                            c_rd[bi] = p
+                            mR[ch] |= bit
+                        if hit_count[bi] < CAP:
+                            c_pre[bi] = 0
+                            mP[ch] &= ~bit
+
+            # ---------------- new candidates and exact wake-up of changed queues ----------------
+            if fix0 >= 0 or fix1 >= 0:
+                for fx in range(2):
+                    if fx == 0:
+                        q = fix0
+                        full = True
+                    else:
+                        q = fix1
+                        full = full1
+                        if q == fix0:
+                            continue
+                    if q < 0:
+                        continue
+                    qi = QB + q
+                    if full:
+                        nq = bq_n[qi]
+                        ca = 0
+                        cp = 0
+                        cr = -1
+                        cwr = -1
+                        if nq > 0:
+                            orow = open_row[qi]
+                            if orow == -1:
+                                ca = 1
+                            else:
+                                any_hit = False
+                                for i in range(nq):
+                                    a = bq[qi * BQ + i]
+                                    if a_row[a] == orow:
+                                        any_hit = True
+                                        if a_write[a]:
+                                            if cwr < 0:
+                                                cwr = i
+                                        elif cr < 0:
+                                            cr = i
+                                if a_row[bq[qi * BQ]] != orow and not (any_hit and hit_count[qi] < CAP):
+                                    cp = 1
+                        c_act[qi] = ca
+                        c_pre[qi] = cp
+                        c_rd[qi] = cr
+                        c_wr[qi] = cwr
+                        bit = np.uint64(1) << np.uint64(q)
+                        nbit = ~bit
+                        mA[ch] = (mA[ch] & nbit) | (bit if ca else np.uint64(0))
+                        mP[ch] = (mP[ch] & nbit) | (bit if cp else np.uint64(0))
+                        mR[ch] = (mR[ch] & nbit) | (bit if cr >= 0 else np.uint64(0))
+                        mW[ch] = (mW[ch] & nbit) | (bit if cwr >= 0 else np.uint64(0))
+                    xb = np.uint64(CB + q * RS)
+                    xg = np.uint64(CB + q_g[q])
+                    xr = np.uint64(CB + q_r[q])
+                    mn = NEVER
+                    if c_act[qi]:
+                        mn = _max(_max3(_max3(rdy[xb + U_ACT_ROW], rdy[xg + U_ACT_ROW], rdy[xr + U_ACT_ROW]),
+                                        _max3(rdy[xb + U_ACT_WIN], rdy[xg + U_ACT_WIN], rdy[xr + U_ACT_WIN]),
+                                        _max3(rdy[xb + U_ACT_REF], rdy[xg + U_ACT_REF], rdy[xr + U_ACT_REF])),
+                                  rdy[xr + U_FAW])
+                    else:
+                        if c_pre[qi]:
+                            mn = rdy[xb + U_PRE_ROW]
+                        if c_rd[qi] >= 0:
+                            mn = _min(mn, _max3(_max3(rdy[xb + U_RD_ROW], rdy[xg + U_RD_ROW], rdy[xr + U_RD_ROW]),
+                                                _max3(rdy[xb + U_RD_BUS], rdy[xg + U_RD_BUS], rdy[xr + U_RD_BUS]),
+                                                _max3(rdy[xb + U_RD_TURN], rdy[xg + U_RD_TURN], rdy[xr + U_RD_TURN])))
+                        if c_wr[qi] >= 0:
+                            mn = _min(mn, _max3(_max3(rdy[xb + U_WR_ROW], rdy[xg + U_WR_ROW], rdy[xr + U_WR_ROW]),
+                                                _max3(rdy[xb + U_WR_BUS], rdy[xg + U_WR_BUS], rdy[xr + U_WR_BUS]),
+                                                _max3(rdy[xb + U_WR_TURN], rdy[xg + U_WR_TURN], rdy[xr + U_WR_TURN])))
+                    wake[qi] = mn
+                if fix0 >= 0:
+                    nx = t + 1
+                    if ref_cnt[ch] == 0:
+                        if scan_lb >= 0:
+                            mn = _min(scan_lb, wake[QB + fix0])
+                            if fix1 >= 0:
+                                mn = _min(mn, wake[QB + fix1])
+                        else:
+                            mn = NEVER
+                            for qq in range(nb):
+                                mn = _min(mn, wake[QB + qq])
+                        nx = _max(nx, mn)
+                    ch_next[ch] = nx
+                else:
+                    mn = _max(wake[QB + fix1], t + 1)
+                    if mn < ch_next[ch]:
+                        ch_next[ch] = mn
+            wk = _min(wk, ch_next[ch])
+
+        # ---------------- arrivals: in trace order, at most K per clock ----------------
+        k = 0
+        while next_a < n and k < K and a_arrival[next_a] <= t:
+            a = next_a
+            ch = np.int64(a_ch[a])
+            q = np.int64(a_bank[a])
+            qi = ch * nb + q
+            room = bq_n[qi] < BQ
+            if a_write[a]:
+                if wq_n[ch] >= WQ:
+                    break
+                wq[ch * WQ + wq_n[ch]] = a
+                wq_q[ch * WQ + wq_n[ch]] = q
+                wq_n[ch] += 1
+                wait_w[qi] += 1
+                if wait_w[qi] == 1 and room:
+                    mov_w[ch] += 1
+            else:
+                if rq_n[ch] >= RQ:
+                    break
+                rq[ch * RQ + rq_n[ch]] = a
+                rq_q[ch * RQ + rq_n[ch]] = q
+                rq_n[ch] += 1
+                wait_r[qi] += 1
+                if wait_r[qi] == 1 and room:
+                    mov_r[ch] += 1
+            out_enter[a] = t
+            out_col[a] = t
+            out_kind[a] = K_HIT
+            wk = t + 1
+            next_a += 1
+            k += 1
+
+        if done != last_done or next_a != last_next:
+            last_done = done
+            last_next = next_a
+            last_progress = t
+        elif t - last_progress > stall_limit and (next_a >= n or a_arrival[next_a] <= t):
+            return -1
+        if next_a < n:
+            ch = a_ch[next_a]
+            room = wq_n[ch] < WQ if a_write[next_a] else rq_n[ch] < RQ
+            if room:
+                wk = _min(wk, a_arrival[next_a])
+        if wk <= t:
+            wk = t + 1
+        if wk >= NEVER and done < n:
+            return -1
+        t = wk
+    return end
+
+
+@njit(cache=True)
+def bank_queue_loop(params):
+    """Whether run_dram takes the specialised loop for these parameters."""
+    nb = params[P_RANKS] * params[P_BGS] * params[P_BPG]
+    return (params[P_STRUCT] == STRUCT_BANK_QUEUES and params[P_QUEUES] == QUEUES_PER_BANK
+            and params[P_PAGE] == PAGE_OPEN and nb <= 64)
+
+
+def run_dram(params, sp_n, sp_e, sp_lat,
+             a_ch, a_rank, a_bg, a_bank, a_row, a_write, a_arrival,
+             out_enter, out_col, out_kind, bd_sum, log, log_n):
+    """Simulate every access; returns the clock after the last data beat (arguments: see
+    _run_generic). The presets' structure (bank_queues, per-bank queues, open page, at most
+    64 banks per controller) runs the specialised loop, every other one the generic loop.
+    A Python-level dispatch, so that a first start compiles only the loop it needs."""
+    if bank_queue_loop(params):
+        upd_n, upd_idx, upd_lat, nu = _update_lists(params, sp_n, sp_e, sp_lat)
+        rgap = _rank_gaps(params, upd_n, upd_idx, upd_lat, nu)
+        return _run_bank_queues(params, upd_n, upd_idx, upd_lat, nu, rgap, a_ch, a_rank, a_bg,
+                                a_bank, a_row, a_write, a_arrival, out_enter, out_col, out_kind,
+                                bd_sum, log, log_n)
+    return _run_generic(params, sp_n, sp_e, sp_lat, a_ch, a_rank, a_bg, a_bank, a_row, a_write,
+                        a_arrival, out_enter, out_col, out_kind, bd_sum, log, log_n)
+
+
+LOOPS = (_run_bank_queues, _run_generic)  # the compiled loops (numba cache statistics)
 
 
 # --- summary statistics (sim.memory.dram.summarize) ---------------------------------

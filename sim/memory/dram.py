@@ -248,8 +248,11 @@ def run_fast(cfg: DramConfig, acc: Accesses, requests_per_clock: int,
 def simulate(cfg: DramConfig, addr: np.ndarray, is_write: np.ndarray, arrival: np.ndarray,
              *, requests_per_clock: int | None = None, request_bytes: int = 64,
              engine: str = "fast", wrap: bool = False, with_log: bool = False,
-             source: str = "trace") -> DramResult:
-    """Replay requests (byte addresses, write flags, arrival clocks) on one DRAM configuration."""
+             source: str = "trace", workers: int = 1) -> DramResult:
+    """Replay requests (byte addresses, write flags, arrival clocks) on one DRAM configuration.
+
+    workers > 1 (fast engine) spreads the channels over that many processes, with results
+    identical to workers=1 (sim.memory.dram_parallel)."""
     k = requests_per_clock or cfg.controller.requests_per_clock
     if k < 1:
         raise UserError(f"--requests-per-clock must be at least 1, got {k}")
@@ -257,7 +260,11 @@ def simulate(cfg: DramConfig, addr: np.ndarray, is_write: np.ndarray, arrival: n
         raise UserError(f"request size {request_bytes} B is not a multiple of the "
                         f"{cfg.access_bytes} B access of {cfg.name}")
     acc = make_accesses(cfg, addr, is_write, arrival, request_bytes, wrap, source)
-    if engine == "fast":
+    if engine == "fast" and workers > 1:
+        from sim.memory.dram_parallel import run_parallel
+
+        raw = run_parallel(cfg, acc, k, with_log, workers)[0]
+    elif engine == "fast":
         raw = run_fast(cfg, acc, k, with_log)
     elif engine == "reference":
         from sim.reference.dram import run_reference
